@@ -1,0 +1,60 @@
+"""`budbringer` — the operator's command line.
+
+Each command group lives in its own module with `register(subparsers)`; a command is a
+function `(args) -> int` (async functions are run on a fresh event loop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import inspect
+import logging
+import os
+import sys
+from pathlib import Path
+
+COMMAND_MODULES = (
+    "service.cli.config",  # check-config
+    "service.cli.db",  # db upgrade / db status
+    "service.cli.run",  # run, demo
+    "service.cli.ops",  # poll, digest, send-test, worker drain
+    "service.cli.users",  # user add / user list / user password
+    "service.cli.people",  # import, export (subscribers, press contacts)
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="budbringer", description="Budbringer: news and notification service.")
+    parser.add_argument(
+        "--config", type=Path, default=Path(os.environ.get("BUDBRINGER_CONFIG", "config.toml")),
+        help="TOML config file (default: ./config.toml; environment BUDBRINGER_<SECTION>__<KEY> overrides)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue  # a command group not built yet
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    func = args.func
+    try:
+        if inspect.iscoroutinefunction(func):
+            return asyncio.run(func(args)) or 0
+        return func(args) or 0
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,50 @@
+"""Helpers shared by commands: load settings (exit 2 on problems), build the runtime."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator
+
+from service.settings import ConfigError, Settings, load_settings
+
+
+class CommandFailed(SystemExit):
+    pass
+
+
+def settings_or_exit(args: argparse.Namespace, **overrides) -> Settings:
+    try:
+        return load_settings(args.config, **overrides)
+    except ConfigError as exc:
+        print_problems(exc.problems)
+        raise SystemExit(2) from exc
+
+
+def print_problems(problems: list[tuple[str, str]]) -> None:
+    print("The configuration has problems:", file=sys.stderr)
+    for key, message in problems:
+        print(f"  {key}: {message}", file=sys.stderr)
+
+
+@asynccontextmanager
+async def open_runtime(args: argparse.Namespace, **overrides) -> AsyncIterator:
+    """Settings → runtime, with the database reachable and migrated (else a clear exit)."""
+    from service.db.engine import DatabaseUnavailable
+    from service.db.migrate import pending
+    from service.runtime import build_runtime
+
+    runtime = build_runtime(settings_or_exit(args, **overrides))
+    try:
+        try:
+            await runtime.db.wait_until_reachable()
+            if await pending(runtime.db):
+                print("The database is not up to date: run `budbringer db upgrade` first.", file=sys.stderr)
+                raise SystemExit(3)
+        except DatabaseUnavailable as exc:
+            print(f"Error: {exc}", file=sys.stderr)
+            raise SystemExit(3) from exc
+        yield runtime
+    finally:
+        await runtime.close()

@@ -1,0 +1,309 @@
+"""Settings: one TOML file plus `BUDBRINGER_<SECTION>__<KEY>` environment overrides.
+
+Only the composition root (`service.runtime`) reads the whole object; every component
+receives its own section. Every field here must appear, commented, in
+`config.example.toml` (a test checks it).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+ENV_PREFIX = "BUDBRINGER_"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServiceSettings(Section):
+    base_url: str = Field("http://127.0.0.1:8080", description="Public URL; links in mail start here.")
+    timezone: str = Field("Europe/Copenhagen", description="Time zone for schedules and dates shown.")
+    secret_key: SecretStr | None = Field(None, description="Signs tokens and sessions. Env or file only.")
+    secret_key_file: Path | None = Field(None, description="File holding the secret key.")
+    data_dir: Path = Field(Path("var"), description="Where the service keeps its files.")
+    templates_dir: Path | None = Field(None, description="Override the bundled templates folder.")
+    organisation: str = Field("Beskæftigelsesrådet, Region Midtjylland", description="Sender name in footers.")
+    postal_address: str = Field("Søren Frichs Vej 38 K, 8230 Åbyhøj", description="Sender address in footers.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def secret(self) -> bytes:
+        """The secret key as bytes; raises ValueError with a plain message when absent."""
+        if self.secret_key is not None:
+            value = self.secret_key.get_secret_value()
+        elif self.secret_key_file is not None:
+            value = self.secret_key_file.read_text(encoding="utf-8").strip()
+        else:
+            raise ValueError("no secret key: set BUDBRINGER_SERVICE__SECRET_KEY or service.secret_key_file")
+        if len(value) < 32:
+            raise ValueError("the secret key must be at least 32 characters")
+        return value.encode()
+
+
+class DatabaseSettings(Section):
+    url: str = Field("sqlite+aiosqlite:///var/budbringer.db", description="SQLAlchemy URL (sqlite+aiosqlite or postgresql+asyncpg).")
+    pool_size: int = Field(5, ge=1, description="Connections kept open (PostgreSQL).")
+    busy_timeout_ms: int = Field(30000, ge=0, description="SQLite: how long a writer waits for the lock.")
+    connect_retries: int = Field(5, ge=0, description="Attempts to reach the database at start before giving up.")
+    echo: bool = Field(False, description="Log every SQL statement.")
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, v: str) -> str:
+        if not v.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("use sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db")
+        return v
+
+
+class WebSettings(Section):
+    host: str = Field("127.0.0.1", description="Address the web server listens on.")
+    port: int = Field(8080, ge=0, le=65535, description="Port the web server listens on.")
+    trusted_proxies: list[str] = Field(default_factory=list, description="Proxies whose X-Forwarded-For is believed.")
+    session_hours: int = Field(8, ge=1, description="Staff session lifetime.")
+    signup_per_ip_per_hour: int = Field(20, ge=1, description="Signup form posts allowed per client address per hour.")
+
+
+class SmtpServer(Section):
+    host: str = Field("127.0.0.1", description="SMTP relay host.")
+    port: int = Field(25, ge=1, le=65535, description="SMTP relay port.")
+    security: Literal["none", "starttls", "tls"] = Field("none", description="Transport security.")
+    username: str | None = Field(None, description="AUTH user (password from env or file).")
+    password: SecretStr | None = Field(None, description="AUTH password. Env or file only.")
+    password_file: Path | None = Field(None, description="File holding the AUTH password.")
+    timeout_seconds: float = Field(30.0, gt=0, description="Per-command timeout.")
+
+
+class DkimSettings(Section):
+    enabled: bool = Field(False, description="Sign outgoing mail with DKIM.")
+    domain: str = Field("", description="d= domain.")
+    selector: str = Field("", description="s= selector.")
+    private_key_file: Path | None = Field(None, description="PEM private key.")
+
+
+class MailSettings(Section):
+    transport: Literal["smtp", "file"] = Field("file", description="smtp sends; file writes .eml files.")
+    from_address: str = Field("nyheder@budbringer.example", alias="from", description="From address.")
+    from_name: str = Field("Beskæftigelsesrådet Midtjylland", description="From display name.")
+    reply_to: str | None = Field(None, description="Reply-To address.")
+    bounce_address: str | None = Field(None, description="Envelope sender (Return-Path) for bounces.")
+    list_id: str = Field("nyheder.budbringer.example", description="List-Id header value.")
+    outbox_dir: Path = Field(Path("var/outbox"), description="file transport: where .eml files go.")
+    smtp: SmtpServer = Field(default_factory=SmtpServer)
+    fallback_smtp: list[SmtpServer] = Field(default_factory=list, description="Further relays tried when the first is down.")
+    dkim: DkimSettings = Field(default_factory=DkimSettings)
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class DeliverySettings(Section):
+    batch_size: int = Field(100, ge=1, description="Deliveries claimed per batch.")
+    concurrency: int = Field(8, ge=1, description="SMTP connections used at once.")
+    lease_seconds: int = Field(300, ge=10, description="A claim not recorded within this is taken back.")
+    idle_poll_seconds: float = Field(1.0, gt=0, description="How often an idle worker looks for work.")
+    rate_per_second: float = Field(0, ge=0, description="Send rate cap (0 = none).")
+    rate_per_hour: int = Field(0, ge=0, description="Hourly send cap (0 = none).")
+    retry_base_seconds: int = Field(60, ge=1, description="First retry delay; doubles each attempt, with jitter.")
+    give_up_after_hours: float = Field(48, gt=0, description="A message still failing after this is failed.")
+    soft_bounce_threshold: int = Field(5, ge=1, description="Soft bounces that suppress an address.")
+
+
+class ScheduleSettings(Section):
+    daily_digest: str = Field("07:00", description="Local time of the daily digest (HH:MM).")
+    weekly_digest_day: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field("mon", description="Day of the weekly digest.")
+    weekly_digest: str = Field("07:00", description="Local time of the weekly digest (HH:MM).")
+    source_check_seconds: int = Field(60, ge=1, description="How often due sources are looked for.")
+    campaign_check_seconds: int = Field(15, ge=1, description="How often due campaigns are looked for.")
+
+    @field_validator("daily_digest", "weekly_digest")
+    @classmethod
+    def _hhmm(cls, v: str) -> str:
+        hh, sep, mm = v.partition(":")
+        if not (sep and hh.isdigit() and mm.isdigit() and 0 <= int(hh) < 24 and 0 <= int(mm) < 60):
+            raise ValueError("write the time as HH:MM, e.g. 07:00")
+        return f"{int(hh):02d}:{int(mm):02d}"
+
+
+class FetchSettings(Section):
+    timeout_seconds: float = Field(20.0, gt=0, description="Whole-request timeout for outbound fetches.")
+    max_bytes: int = Field(5_000_000, ge=1024, description="Largest body accepted (also after decompression).")
+    max_redirects: int = Field(5, ge=0, description="Redirects followed.")
+    user_agent: str = Field("Budbringer/0.1 (+https://budbringer.example)", description="User-Agent sent.")
+    allow_networks: list[str] = Field(default_factory=list, description="Private networks allowed anyway (e.g. 127.0.0.1/32 for tests).")
+
+
+class SubscriberSettings(Section):
+    consent_version: str = Field("2026-11", description="Version of the consent text shown on signup.")
+    confirm_token_days: int = Field(7, ge=1, description="Confirmation links expire after this.")
+    link_token_days: int = Field(365, ge=1, description="Preference and unsubscribe links expire after this.")
+    confirm_mail_window_minutes: int = Field(60, ge=1, description="At most one confirmation mail per address in this window.")
+    check_deliverability: bool = Field(False, description="Look up the domain's MX when validating addresses.")
+
+
+class ApiSettings(Section):
+    enabled: bool = Field(True, description="Serve the JSON API under /api/v1/.")
+
+
+class RetentionSettings(Section):
+    delivery_body_days: int = Field(90, ge=1, description="Stored message bodies older than this are purged.")
+    audit_days: int = Field(730, ge=1, description="Audit log entries older than this are purged.")
+
+
+class SourceSettings(Section):
+    slug: str = Field(description="Stable identifier.")
+    name: str = Field(description="Name shown to admins.")
+    kind: Literal["feed", "statbank"] = Field("feed", description="feed or statbank.")
+    url: str = Field(description="Feed URL, or StatBank API base URL.")
+    item_kind: str = Field("news", description="Kind of the items this source yields.")
+    topics: list[str] = Field(default_factory=list, description="Topic slugs every item gets.")
+    interval_minutes: int = Field(30, ge=1, description="Minutes between polls.")
+    enabled: bool = Field(True, description="Poll this source.")
+    table: str | None = Field(None, description="statbank: table id, e.g. AUL01.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Kind-specific options.")
+
+
+class Settings(BaseSettings):
+    """The whole configuration. Build it with `load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", populate_by_name=True
+    )
+
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    fetch: FetchSettings = Field(default_factory=FetchSettings)
+    subscribers: SubscriberSettings = Field(default_factory=SubscriberSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    sources: list[SourceSettings] = Field(default_factory=list)
+
+    _toml_path: ClassVar[Path | None] = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls._toml_path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_path))
+        return tuple(sources)
+
+
+# Keys that hold secrets: they may come from the environment or a file, never the TOML.
+SECRET_KEYS = {("service", "secret_key"), ("mail", "smtp", "password")}
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; `problems` holds (key, plain explanation) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]]):
+        self.problems = problems
+        super().__init__("; ".join(f"{k}: {m}" for k, m in problems))
+
+
+def load_settings(path: Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read the TOML file (if it exists) and the environment; raise ConfigError on any problem."""
+    problems: list[tuple[str, str]] = []
+    raw: dict[str, Any] = {}
+    if path is not None and path.exists():
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([(str(path), f"not valid TOML: {exc}")]) from exc
+        for secret in SECRET_KEYS:
+            node: Any = raw
+            for part in secret:
+                node = node.get(part) if isinstance(node, dict) else None
+            if node is not None:
+                problems.append((".".join(secret), "secrets must come from the environment or a file, not the config file"))
+    elif path is not None and path.name != "config.toml":
+        raise ConfigError([(str(path), "config file not found")])
+
+    cls = type("BoundSettings", (Settings,), {"_toml_path": path if path is not None and path.exists() else None})
+    saved = None
+    if env is not None:
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(env)
+    try:
+        settings = cls(**overrides)
+    except ValidationError as exc:
+        for err in exc.errors():
+            key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown setting (check the spelling against config.example.toml)"
+            elif err["type"] == "missing":
+                msg = "required setting is missing"
+            problems.append((key, msg))
+        raise ConfigError(problems) from exc
+    finally:
+        if saved is not None:
+            os.environ.clear()
+            os.environ.update(saved)
+    problems.extend(semantic_problems(settings))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def semantic_problems(settings: Settings) -> list[tuple[str, str]]:
+    """Checks that span fields or touch the file system."""
+    problems: list[tuple[str, str]] = []
+    try:
+        settings.service.secret()
+    except (ValueError, OSError) as exc:
+        problems.append(("service.secret_key", str(exc)))
+    if "@" not in settings.mail.from_address:
+        problems.append(("mail.from", "must be an email address"))
+    dkim = settings.mail.dkim
+    if dkim.enabled:
+        if not dkim.domain or not dkim.selector:
+            problems.append(("mail.dkim", "domain and selector are required when DKIM is enabled"))
+        if dkim.private_key_file is None or not dkim.private_key_file.exists():
+            problems.append(("mail.dkim.private_key_file", "DKIM is enabled but the key file does not exist"))
+    slugs = [s.slug for s in settings.sources]
+    for slug in {s for s in slugs if slugs.count(s) > 1}:
+        problems.append((f"sources.{slug}", "two sources share this slug"))
+    for i, src in enumerate(settings.sources):
+        if src.kind == "statbank" and not src.table:
+            problems.append((f"sources.{i}.table", "a statbank source must name its table"))
+    return problems

@@ -1,0 +1,106 @@
+"""Middlewares: domain errors to answers, security headers, CSRF.
+
+CSRF: every state-changing request must come from our own origin (Origin, else Referer,
+when the browser sends one) and carry the form field `csrf_token` (or the header
+`X-CSRF-Token`) equal to the `bb_csrf` cookie, compared in constant time. Handlers that
+must accept foreign POSTs (RFC 8058 one-click unsubscribe, the bearer-token API) are
+marked with `@csrf_exempt`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from service.errors import DomainError
+from service.web.keys import RUNTIME
+
+log = logging.getLogger(__name__)
+
+CSRF_COOKIE = "bb_csrf"
+CSRF_FIELD = "csrf_token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def csrf_exempt(handler):
+    handler.csrf_exempt = True
+    return handler
+
+
+def _page(request: web.Request, status: int, message: str) -> web.Response:
+    from service.web.templating import render
+
+    if request.path.startswith("/api/"):
+        return web.json_response({"error": message}, status=status)
+    try:
+        return render(request, "error.html", {"status": status, "message": message}, status=status)
+    except Exception:  # the error page itself must never fail
+        log.exception("error page failed")
+        return web.Response(text=message or "Fejl", status=status)
+
+
+@web.middleware
+async def errors(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        return _page(request, exc.status, exc.message)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        default = exc.text in (None, "", f"{exc.status}: {exc.reason}")
+        return _page(request, exc.status, exc.reason if default else exc.text)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return _page(request, 500, "Der skete en fejl hos os. Prøv igen om lidt.")
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler):
+    response = await handler(request)
+    h = response.headers
+    h.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    )
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("Referrer-Policy", "same-origin")
+    h.setdefault("X-Frame-Options", "DENY")
+    if request.app[RUNTIME].settings.service.base_url.startswith("https://"):
+        h.setdefault("Strict-Transport-Security", "max-age=31536000")
+    return response
+
+
+def _same_origin(request: web.Request) -> bool:
+    claimed = request.headers.get("Origin") or request.headers.get("Referer")
+    if not claimed or claimed == "null" and "Origin" not in request.headers:
+        return True  # no header sent: the token check below still applies
+    parts = urlsplit(claimed)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    allowed = {request.app[RUNTIME].settings.service.base_url.rstrip("/"), f"{request.scheme}://{request.host}"}
+    return origin in {urlsplit(a)._replace(path="").geturl().rstrip("/") for a in allowed}
+
+
+@web.middleware
+async def csrf(request: web.Request, handler):
+    cookie = request.cookies.get(CSRF_COOKIE, "")
+    fresh = not (16 <= len(cookie) <= 128)
+    request["csrf_token"] = secrets.token_urlsafe(32) if fresh else cookie
+    if request.method not in SAFE_METHODS and not getattr(handler, "csrf_exempt", False):
+        if not _same_origin(request):
+            raise web.HTTPForbidden(text="Forespørgslen kom fra et andet websted og blev afvist.")
+        sent = request.headers.get("X-CSRF-Token", "")
+        if not sent and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+            sent = str((await request.post()).get(CSRF_FIELD, ""))
+        if fresh or not sent or not hmac.compare_digest(sent.encode(), cookie.encode()):
+            raise web.HTTPForbidden(text="Formularen var udløbet eller ugyldig. Gå tilbage, genindlæs siden og prøv igen.")
+    response = await handler(request)
+    if fresh and isinstance(response, web.StreamResponse) and not response.prepared:
+        secure = request.app[RUNTIME].settings.service.base_url.startswith("https://")
+        response.set_cookie(CSRF_COOKIE, request["csrf_token"], httponly=True, samesite="Lax", secure=secure, path="/")
+    return response

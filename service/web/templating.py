@@ -1,0 +1,53 @@
+"""Jinja2 for pages: autoescaped, with the CSRF token and the static URL helper."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from service.paths import templates_dir
+from service.runtime import Runtime
+from service.web.keys import JINJA, RUNTIME
+
+
+def static_dir(runtime: Runtime) -> Path:
+    return templates_dir(runtime.settings.service.templates_dir) / "web" / "static"
+
+
+def setup(app: web.Application, runtime: Runtime) -> None:
+    env = Environment(
+        loader=FileSystemLoader(templates_dir(runtime.settings.service.templates_dir) / "web"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        enable_async=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals["organisation"] = runtime.settings.service.organisation
+    env.globals["postal_address"] = runtime.settings.service.postal_address
+    app[JINJA] = env
+
+
+def render(
+    request: web.Request,
+    name: str,
+    context: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    """Render a page. Every page gets `request`, `csrf_token`, `lang` and `static()`."""
+    env = request.app[JINJA]
+    ctx: dict[str, Any] = {
+        "request": request,
+        "csrf_token": request.get("csrf_token", ""),
+        "lang": "da",
+        "static": lambda path: request.app.router["static"].url_for(filename=path),
+        "base_url": request.app[RUNTIME].settings.service.base_url,
+    }
+    ctx.update(context or {})
+    html = env.get_template(name).render(ctx)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8", headers=headers)

@@ -1,0 +1,48 @@
+"""Absolute links carried in mail and pages, each with its signed token."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from urllib.parse import quote
+
+from service.settings import SubscriberSettings
+from subscribers.tokens import TokenSigner
+
+CONFIRM = "confirm"
+MANAGE = "manage"
+UNSUBSCRIBE = "unsubscribe"
+FEEDBACK = "feedback"
+EMAIL_CHANGE = "email-change"
+
+
+class Links:
+    def __init__(self, base_url: str, signer: TokenSigner, settings: SubscriberSettings):
+        self.base_url = base_url.rstrip("/")
+        self.signer = signer
+        self._confirm_ttl = timedelta(days=settings.confirm_token_days)
+        self._link_ttl = timedelta(days=settings.link_token_days)
+
+    def _url(self, path: str, token: str) -> str:
+        return f"{self.base_url}{path}/{quote(token, safe='')}"
+
+    def confirm(self, subscriber_id: int, version: int) -> str:
+        return self._url("/confirm", self.signer.make(CONFIRM, subscriber_id, version, self._confirm_ttl))
+
+    def email_change(self, subscriber_id: int, version: int, new_email_hash: str) -> str:
+        token = self.signer.make(EMAIL_CHANGE, subscriber_id, version, self._confirm_ttl, new_email_hash)
+        return self._url("/confirm-email", token)
+
+    def preferences(self, subscriber_id: int, version: int) -> str:
+        return self._url("/preferences", self.signer.make(MANAGE, subscriber_id, version, self._link_ttl))
+
+    def unsubscribe(self, subscriber_id: int, version: int, topic: str = "") -> str:
+        """The link for the footer and for List-Unsubscribe (RFC 8058 POSTs to the same URL)."""
+        token = self.signer.make(UNSUBSCRIBE, subscriber_id, version, self._link_ttl, topic)
+        return self._url("/unsubscribe", token)
+
+    def feedback(self, subscriber_id: int, version: int, item_id: int, useful: bool) -> str:
+        extra = f"{item_id}:{'yes' if useful else 'no'}"
+        return self._url("/feedback", self.signer.make(FEEDBACK, subscriber_id, version, self._link_ttl, extra))
+
+    def absolute(self, path: str) -> str:
+        return f"{self.base_url}{path}"

@@ -1,0 +1,122 @@
+"""Audience tables: reference data (topics, audiences, municipalities), subscribers and
+their choices, the consent record, and the suppression list."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.db.base import Base
+
+FREQUENCIES = ("immediate", "daily", "weekly")
+LANGUAGES = ("da", "en")
+# pending: signed up, not confirmed. active: confirmed. unsubscribed: left.
+# blocked: stopped by an admin. Erased subscribers are deleted, leaving a suppression row.
+STATUSES = ("pending", "active", "unsubscribed", "blocked")
+
+
+class Topic(Base):
+    __tablename__ = "topics"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name_da: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    description_da: Mapped[str] = mapped_column(Text, default="")
+    description_en: Mapped[str] = mapped_column(Text, default="")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    retired: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Audience(Base):
+    """A role (målgruppe) a subscriber may pick; tailors what a message leads with."""
+
+    __tablename__ = "audiences"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name_da: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Municipality(Base):
+    __tablename__ = "municipalities"
+
+    code: Mapped[str] = mapped_column(String(3), primary_key=True)  # "751"
+    name: Mapped[str] = mapped_column(String(100))
+    region_code: Mapped[str] = mapped_column(String(4))
+
+
+subscriber_topics = Table(
+    "subscriber_topics",
+    Base.metadata,
+    Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
+    Column("topic_id", ForeignKey("topics.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+subscriber_municipalities = Table(
+    "subscriber_municipalities",
+    Base.metadata,
+    Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
+    Column("municipality_code", ForeignKey("municipalities.code"), primary_key=True, index=True),
+)
+
+
+class Subscriber(Base):
+    __tablename__ = "subscribers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # normalised
+    name: Mapped[str] = mapped_column(String(200), default="")
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    audience_id: Mapped[int | None] = mapped_column(ForeignKey("audiences.id", ondelete="SET NULL"))
+    frequency: Mapped[str] = mapped_column(String(16), default="immediate")
+    language: Mapped[str] = mapped_column(String(2), default="da")
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    # Bumped to revoke every link issued before (tokens carry the version they were made with).
+    token_version: Mapped[int] = mapped_column(Integer, default=1)
+    pending_email: Mapped[str | None] = mapped_column(String(320))  # new address awaiting confirmation
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
+    unsubscribed_at: Mapped[datetime | None]
+    last_confirm_mail_at: Mapped[datetime | None]  # rate limit for confirmation mails
+    soft_bounces: Mapped[int] = mapped_column(Integer, default=0)
+    last_bounce_at: Mapped[datetime | None]
+
+    topics: Mapped[list[Topic]] = relationship(secondary=subscriber_topics, lazy="raise")
+    municipalities: Mapped[list[Municipality]] = relationship(secondary=subscriber_municipalities, lazy="raise")
+
+    __table_args__ = (Index("ix_subscribers_status_frequency", "status", "frequency"),)
+
+
+class Consent(Base):
+    """The consent record: every signup, confirmation, change and withdrawal, with evidence."""
+
+    __tablename__ = "consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(32))  # signup, confirm, change, unsubscribe, import, resubscribe
+    consent_version: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(200), default="web")  # web, import:<name>, admin:<user>
+    ip: Mapped[str | None] = mapped_column(String(64))
+    user_agent: Mapped[str | None] = mapped_column(String(400))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    at: Mapped[datetime]
+
+
+class Suppression(Base):
+    """Addresses we must never write to. Only a hash of the normalised address is kept."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    reason: Mapped[str] = mapped_column(String(32))  # unsubscribed, hard_bounce, complaint, erased, manual
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200), default="system")
