@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "service.cli.ops",  # poll, digest, send-test, worker drain
     "service.cli.users",  # user add / user list / user password
     "service.cli.people",  # import, export (subscribers, press contacts)
+    "service.cli.sources",  # source list / poll, api-token add
+    "service.cli.campaigns",  # campaign list / send-test
 )
 
 
