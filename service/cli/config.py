@@ -18,6 +18,15 @@ def check_config(args) -> int:
     return 0
 
 
+def config_example(args) -> int:
+    from service.settings_doc import config_example as text
+
+    print(text(), end="")
+    return 0
+
+
 def register(sub) -> None:
     p = sub.add_parser("check-config", help="check the configuration and report every problem (exit 2 if any)")
     p.set_defaults(func=check_config)
+    p = sub.add_parser("config-example", help="print every setting with its description and default (TOML)")
+    p.set_defaults(func=config_example)
