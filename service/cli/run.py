@@ -1,0 +1,102 @@
+"""`budbringer run [--role web,worker,scheduler]` and `budbringer demo`.
+
+One process may play every role (the default) or some of them; with PostgreSQL any
+number of processes on any number of hosts share the work through the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+from service.cli.common import open_runtime
+from service.runtime import Runtime
+
+log = logging.getLogger("budbringer")
+
+ROLES = ("web", "worker", "scheduler")
+
+
+def _roles(text: str) -> set[str]:
+    roles = {r.strip() for r in text.split(",") if r.strip()}
+    if "all" in roles:
+        return set(ROLES)
+    unknown = roles - set(ROLES)
+    if unknown or not roles:
+        raise argparse.ArgumentTypeError(f"roles are {', '.join(ROLES)} or all (got {text!r})")
+    return roles
+
+
+async def serve(runtime: Runtime, roles: set[str], stop: asyncio.Event) -> None:
+    """Run the chosen roles until `stop` is set; then shut down in order."""
+    from aiohttp import web
+
+    from service.sources.registry import sync_configured_sources
+
+    await sync_configured_sources(runtime)
+    runner = scheduler = None
+    tasks: list[asyncio.Task] = []
+    if "web" in roles:
+        from service.web.app import create_app
+
+        runner = web.AppRunner(create_app(runtime), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, runtime.settings.web.host, runtime.settings.web.port)
+        await site.start()
+        log.info("web: listening on http://%s:%s/", runtime.settings.web.host, runtime.settings.web.port)
+    if "worker" in roles:
+        from service.delivery.worker import Worker
+
+        tasks.append(asyncio.create_task(Worker(runtime).run_forever(stop), name="worker"))
+        log.info("worker: sending through %s", runtime.settings.mail.transport)
+    if "scheduler" in roles:
+        from service.scheduler import build_scheduler
+
+        scheduler = build_scheduler(runtime)
+        scheduler.start()
+        log.info("scheduler: started (%s)", runtime.settings.service.timezone)
+    try:
+        await stop.wait()
+    finally:
+        log.info("shutting down")
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
+        for task in tasks:
+            try:
+                await asyncio.wait_for(task, timeout=30)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                task.cancel()
+        if runner is not None:
+            await runner.cleanup()
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+
+async def run(args) -> int:
+    async with open_runtime(args) as runtime:
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        await serve(runtime, args.role, stop)
+    return 0
+
+
+async def demo(args) -> int:
+    from service.demo import run_demo
+
+    return await run_demo(args)
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="run the service (web, worker and scheduler by default)")
+    p.add_argument("--role", type=_roles, default=set(ROLES), help="comma-separated: web, worker, scheduler, or all")
+    p.set_defaults(func=run)
+    p = sub.add_parser("demo", help="run on SQLite with bundled sample sources served locally; mail to .eml files")
+    p.add_argument("--port", type=int, default=8080, help="web port (default 8080)")
+    p.add_argument("--once", action="store_true", help="poll, match, send once, print what happened and exit")
+    p.set_defaults(func=demo)
