@@ -1,10 +1,10 @@
 """`budbringer demo`: the whole service on a fresh machine, no network needed.
 
-- SQLite in `var/demo/`, a generated secret key in `var/demo/secret`.
+- SQLite in `var/`, a generated secret key in `var/secret`.
 - The bundled sample feeds and StatBank answers (`service/data/samples/`) served by a
   small local server on 127.0.0.1, watched as ordinary sources.
 - A few confirmed demo subscribers and an admin user (password printed once).
-- Mail written as .eml files to `var/demo/outbox/`.
+- Mail written as .eml files to `var/outbox/`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from service.settings import ConfigError, load_settings
 
 log = logging.getLogger("budbringer.demo")
 
-DEMO_DIR = Path("var/demo")
+DEMO_DIR = Path("var")
 
 # (email, name, audience slug, frequency, topic slugs, municipality codes)
 DEMO_SUBSCRIBERS = [
