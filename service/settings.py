@@ -178,6 +178,34 @@ class RetentionSettings(Section):
     audit_days: int = Field(730, ge=1, description="Audit log entries older than this are purged.")
 
 
+class CampaignSettings(Section):
+    default_theme: str = Field("standard", description="Theme (a folder in templates/themes/) new campaigns start with.")
+    press_topic: str = Field("presse", description="Topic whose subscribers also get press releases (at the embargo time).")
+    region_code: str = Field("082", description="Area code of the region the figures drafts lead with (StatBank).")
+    movers: int = Field(3, ge=1, le=10, description="Municipalities named as moving most in a figures draft.")
+    theme_calendar: dict[str, str] = Field(
+        default_factory=lambda: {
+            "01": "Ledige og nytårets jobåbninger", "02": "Langtidsledighed", "03": "Ungdomsledighed",
+            "04": "Flaskehalse på arbejdsmarkedet", "05": "Seniorer på arbejdsmarkedet",
+            "06": "Sommerjob og unge", "07": "Sæsonledighed", "08": "Dimittendledighed",
+            "09": "Ungdomsledighed", "10": "Virksomhedsrettet indsats", "11": "Integration og beskæftigelse",
+            "12": "Året på arbejdsmarkedet",
+        },
+        description="The month's thematic focus for press releases: month number (\"01\"–\"12\") = theme.",
+    )
+    theme_looks: dict[str, str] = Field(
+        default_factory=lambda: {"03": "ungdom", "06": "ungdom", "09": "ungdom"},
+        description="The look (a folder in templates/themes/) for a month's drafts; other months use default_theme.",
+    )
+    contact_name: str = Field("", description="Contact person put on figures drafts.")
+    contact_email: str = Field("", description="Contact email put on figures drafts.")
+    contact_phone: str = Field("", description="Contact phone put on figures drafts.")
+    attachment_max_bytes: int = Field(5_000_000, ge=1024, description="Largest single attachment (PDF, CSV, XLSX).")
+    attachments_total_bytes: int = Field(10_000_000, ge=1024, description="Largest total of a campaign's attachments.")
+    archive_page_size: int = Field(30, ge=1, description="Entries per page in /archive.")
+    feed_entries: int = Field(50, ge=1, description="Entries in /feed.xml.")
+
+
 class SourceSettings(Section):
     slug: str = Field(description="Stable identifier.")
     name: str = Field(description="Name shown to admins.")
@@ -208,6 +236,7 @@ class Settings(BaseSettings):
     subscribers: SubscriberSettings = Field(default_factory=SubscriberSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
+    campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
     sources: list[SourceSettings] = Field(default_factory=list)
 
     _toml_path: ClassVar[Path | None] = None

@@ -284,6 +284,8 @@ class Campaign(Base):
     scheduled_at: Mapped[datetime | None]
     embargo_until: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
+    # When the public part (subscribers) was fanned out: at scheduled_at, or at embargo_until.
+    public_released_at: Mapped[datetime | None]
     sent_at: Mapped[datetime | None]
     corrects_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     figures_item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id", ondelete="SET NULL"))

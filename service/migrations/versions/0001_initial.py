@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 15:52:21.839562
+Create Date: 2026-11-22 16:42:31.511264
 """
 from alembic import op
 import sqlalchemy as sa
@@ -196,6 +196,7 @@ def upgrade() -> None:
     sa.Column('scheduled_at', service.db.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('embargo_until', service.db.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('started_at', service.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('public_released_at', service.db.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('sent_at', service.db.base.UtcDateTime(timezone=True), nullable=True),
     sa.Column('corrects_id', sa.Integer(), nullable=True),
     sa.Column('figures_item_id', sa.Integer(), nullable=True),
