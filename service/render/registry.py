@@ -31,6 +31,7 @@ RENDERERS: dict[str, str] = {
     "digest": "service.render.digest:render_digest",
     "press_release": "service.campaigns.render:render_campaign",
     "newsletter": "service.campaigns.render:render_campaign",
+    "draft_notice": "service.campaigns.render:render_draft_notice",
     "notice": "service.render.notice:render_notice",
     "test": "service.render.notice:render_notice",
 }

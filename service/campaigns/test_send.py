@@ -1,0 +1,31 @@
+"""A test send: the campaign as it will look, to the staff member's own address only.
+
+Not linked to the campaign's ledger (no `campaign_id`), so it is never counted in the
+report, never a recipient of a correction, and never holds the campaign back from "sent".
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING
+
+from service.db.models import Campaign
+from service.delivery.outbox import enqueue, mail_domain
+from service.errors import NotFound
+
+if TYPE_CHECKING:
+    from service.runtime import Runtime
+
+
+async def send_test(runtime: "Runtime", campaign_id: int, *, to: str, part: str = "press", language: str = "da") -> int:
+    now = runtime.clock.now()
+    async with runtime.db.transaction() as s:
+        c = await s.get(Campaign, campaign_id)
+        if c is None:
+            raise NotFound("Kampagnen findes ikke.")
+        delivery_id = await enqueue(
+            s, key=f"campaign:{campaign_id}:test:{secrets.token_hex(8)}", kind=c.kind, recipient=to, now=now,
+            domain=mail_domain(runtime.settings.mail.from_address), language=language,
+            params={"campaign_id": campaign_id, "test": True, "part": "test" if part not in ("press",) else "press"},
+        )
+    return delivery_id or 0

@@ -1,0 +1,62 @@
+"""Local wall-clock times (Europe/Copenhagen) ↔ stored UTC, correct across summer time.
+
+A press officer types "2026-03-29 02:30": that time does not exist (clocks jump from
+02:00 to 03:00), so it is refused with a plain message. "2026-10-25 02:30" happens twice;
+the first (summer time) is meant unless the officer says otherwise.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
+
+from service.errors import Invalid
+
+MONTHS_DA = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august",
+             "september", "oktober", "november", "december")
+MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
+             "September", "October", "November", "December")
+
+
+def parse_local(value: str, tz: ZoneInfo, field: str = "scheduled_at") -> datetime:
+    """'YYYY-MM-DD HH:MM' or 'YYYY-MM-DDTHH:MM' (local) → aware UTC."""
+    text = (value or "").strip().replace("T", " ")
+    try:
+        naive = datetime.strptime(text[:16], "%Y-%m-%d %H:%M")
+    except ValueError:
+        raise Invalid("Skriv tidspunktet som ÅÅÅÅ-MM-DD TT:MM.", {field: "Ugyldigt tidspunkt"}) from None
+    return local_to_utc(naive, tz, field)
+
+
+def local_to_utc(naive: datetime, tz: ZoneInfo, field: str = "scheduled_at") -> datetime:
+    first = naive.replace(tzinfo=tz, fold=0)
+    back = first.astimezone(timezone.utc).astimezone(tz).replace(tzinfo=None)
+    if back != naive:
+        raise Invalid(
+            f"{naive:%d.%m.%Y kl. %H:%M} findes ikke (sommertid begynder). Vælg et andet tidspunkt.",
+            {field: "Tidspunktet findes ikke"},
+        )
+    return first.astimezone(timezone.utc)
+
+
+def to_local_input(at: datetime | None, tz: ZoneInfo) -> str:
+    """For <input type="datetime-local">."""
+    return at.astimezone(tz).strftime("%Y-%m-%dT%H:%M") if at else ""
+
+
+def format_local(at: datetime, tz: ZoneInfo, lang: str = "da") -> str:
+    """'2. december 2026 kl. 10.00' / '2 December 2026 at 10:00' (local time)."""
+    loc = at.astimezone(tz)
+    if lang == "en":
+        return f"{loc.day} {MONTHS_EN[loc.month - 1]} {loc.year} at {loc:%H:%M} ({loc.tzname()})"
+    return f"{loc.day}. {MONTHS_DA[loc.month - 1]} {loc.year} kl. {loc:%H.%M}"
+
+
+def month_name(period: str, lang: str = "da") -> str:
+    """'2026M10' → 'oktober 2026'."""
+    try:
+        year, month = period.split("M")
+        names = MONTHS_EN if lang == "en" else MONTHS_DA
+        return f"{names[int(month) - 1]} {year}"
+    except (ValueError, IndexError):
+        return period
