@@ -135,6 +135,16 @@ class DeliverySettings(Section):
     retry_base_seconds: int = Field(60, ge=1, description="First retry delay; doubles each attempt, with jitter.")
     give_up_after_hours: float = Field(48, gt=0, description="A message still failing after this is failed.")
     soft_bounce_threshold: int = Field(5, ge=1, description="Soft bounces that suppress an address.")
+    soft_bounce_decay_days: int = Field(30, ge=1, description="A soft-bounce count older than this starts again from zero.")
+    render_max_attempts: int = Field(3, ge=1, description="A message that fails to render this often is set aside as failed.")
+
+
+class BounceSettings(Section):
+    enabled: bool = Field(False, description="Run the inbound SMTP endpoint that receives bounces and complaints.")
+    host: str = Field("127.0.0.1", description="Address the bounce endpoint listens on.")
+    port: int = Field(2525, ge=0, le=65535, description="Port the bounce endpoint listens on.")
+    require_signature: bool = Field(True, description="Act only on reports addressed to a signed return address (forged bounces change nothing).")
+    max_bytes: int = Field(2_000_000, ge=10_000, description="Largest report accepted.")
 
 
 class ScheduleSettings(Section):
@@ -231,6 +241,7 @@ class Settings(BaseSettings):
     web: WebSettings = Field(default_factory=WebSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    bounces: BounceSettings = Field(default_factory=BounceSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     fetch: FetchSettings = Field(default_factory=FetchSettings)
     subscribers: SubscriberSettings = Field(default_factory=SubscriberSettings)

@@ -209,7 +209,7 @@ class Delivery(Base):
     lease_until: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(100))
     last_error: Mapped[str | None] = mapped_column(Text)
-    message_id: Mapped[str] = mapped_column(String(250))
+    message_id: Mapped[str] = mapped_column(String(250), index=True)  # bounces find their delivery by it
     subject: Mapped[str | None] = mapped_column(Text)
     body: Mapped[bytes | None] = mapped_column(LargeBinary)  # the sent bytes, purged after retention
     possible_duplicate: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 16:42:31.511264
+Create Date: 2026-11-22 16:48:43.495362
 """
 from alembic import op
 import sqlalchemy as sa
@@ -367,6 +367,7 @@ def upgrade() -> None:
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_deliveries_campaign_id'), ['campaign_id'], unique=False)
         batch_op.create_index('ix_deliveries_claim', ['status', 'next_attempt_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_deliveries_message_id'), ['message_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_deliveries_subscriber_id'), ['subscriber_id'], unique=False)
 
     op.create_table('feedback',
@@ -476,6 +477,7 @@ def downgrade() -> None:
     op.drop_table('feedback')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_deliveries_subscriber_id'))
+        batch_op.drop_index(batch_op.f('ix_deliveries_message_id'))
         batch_op.drop_index('ix_deliveries_claim')
         batch_op.drop_index(batch_op.f('ix_deliveries_campaign_id'))
 
