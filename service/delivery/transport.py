@@ -27,16 +27,23 @@ class SendResult:
     permanent: bool = False  # True: 5xx, do not retry
     code: int | None = None
     detail: str = ""
+    stage: str = ""  # where it was decided: "mail", "rcpt" or "data"
 
 
 class TransportError(Exception):
     """The message may or may not have been accepted: connection lost, timeout, 421."""
 
-    def __init__(self, message: str, *, maybe_sent: bool = False, code: int | None = None, permanent: bool = False):
+    def __init__(self, message: str, *, maybe_sent: bool = False, code: int | None = None, permanent: bool = False,
+                 stage: str = ""):
         super().__init__(message)
+        self.stage = stage  # "connect" when no relay could be reached
         self.maybe_sent = maybe_sent
         self.code = code
         self.permanent = permanent
+
+
+class _Stale(Exception):
+    """A pooled connection was closed by the server while idle; nothing was sent."""
 
 
 class Transport(Protocol):
@@ -98,31 +105,59 @@ class SmtpTransport:
                 return client
             except (aiosmtplib.SMTPException, OSError) as exc:
                 errors.append(f"{server.host}:{server.port}: {exc}")
-        raise TransportError("no SMTP relay reachable (" + "; ".join(errors) + ")")
+        raise TransportError("no SMTP relay reachable (" + "; ".join(errors) + ")", stage="connect")
 
     async def send(self, envelope_from: str, recipient: str, message: bytes) -> SendResult:
+        """One transaction (MAIL, RCPT, DATA) on a pooled connection.
+
+        Refusals come back as a `SendResult` (4xx: try later; 5xx: give up; `stage` says
+        where). A lost connection, a 421 or no reply raises `TransportError`; only no reply
+        after the message was handed over sets `maybe_sent` (the server may have it).
+        """
         async with self._sem:
-            client = self._idle.pop() if self._idle else await self._connect()
-            try:
-                errors, reply = await client.sendmail(envelope_from, [recipient], message)
-            except aiosmtplib.SMTPRecipientsRefused as exc:
-                self._idle.append(client)
-                refused = exc.recipients[0]
-                return SendResult(ok=False, permanent=refused.code >= 500, code=refused.code, detail=refused.message)
-            except aiosmtplib.SMTPResponseException as exc:
-                # MAIL FROM or DATA refused. After DATA the message was not accepted.
-                await _drop(client, exc.code)
-                if exc.code == 421:
-                    raise TransportError(f"{exc.code} {exc.message}", code=exc.code) from exc
-                return SendResult(ok=False, permanent=exc.code >= 500, code=exc.code, detail=exc.message)
-            except aiosmtplib.SMTPTimeoutError as exc:
+            for fresh in (False, True):
+                client = self._idle.pop() if self._idle and not fresh else await self._connect()
+                try:
+                    return await self._transaction(client, envelope_from, recipient, message)
+                except _Stale:
+                    if fresh:
+                        raise TransportError("connection lost before MAIL") from None
+            raise AssertionError("unreachable")
+
+    async def _transaction(self, client: aiosmtplib.SMTP, envelope_from: str, recipient: str, message: bytes) -> SendResult:
+        stage = "mail"
+        try:
+            await client.mail(envelope_from)
+            stage = "rcpt"
+            await client.rcpt(recipient)
+            stage = "data"
+            reply = await client.data(message)
+        except aiosmtplib.SMTPResponseException as exc:
+            if exc.code == 421 or exc.code < 400:
                 await _drop(client)
-                raise TransportError(f"timed out: {exc}", maybe_sent=True) from exc
-            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPException, OSError) as exc:
-                await _drop(client)
-                raise TransportError(f"connection lost: {exc}", maybe_sent=True) from exc
+                raise TransportError(f"{exc.code} {exc.message}", code=exc.code) from exc
+            await self._reset_or_drop(client)
+            return SendResult(ok=False, permanent=exc.code >= 500, code=exc.code, detail=exc.message, stage=stage)
+        except aiosmtplib.SMTPTimeoutError as exc:
+            await _drop(client)
+            raise TransportError(f"no reply at {stage.upper()}: {exc}", maybe_sent=stage == "data") from exc
+        except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
+            await _drop(client)
+            if stage == "mail":
+                raise _Stale() from exc
+            raise TransportError(f"connection lost at {stage.upper()}: {exc}") from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            await _drop(client)
+            raise TransportError(f"SMTP error at {stage.upper()}: {exc}") from exc
+        self._idle.append(client)
+        return SendResult(ok=True, code=reply.code, detail=reply.message, stage="data")
+
+    async def _reset_or_drop(self, client: aiosmtplib.SMTP) -> None:
+        try:
+            await client.rset()
             self._idle.append(client)
-            return SendResult(ok=True, code=250, detail=reply)
+        except Exception:  # a connection that cannot even reset is not worth keeping
+            await _drop(client)
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []

@@ -1,0 +1,60 @@
+"""Writing a batch's outcomes back: one transaction, one executemany per batch.
+
+Each row is written only while this worker still holds it (`claimed_by`, status
+"sending"): if its lease ran out and another worker took it over, that worker records it.
+Refused addresses (5xx at RCPT) are suppressed in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import bindparam, update
+
+from service.bounces.audience import suppress
+from service.db.engine import Database
+from service.db.models import Delivery
+from service.delivery.policy import Outcome
+
+_TABLE = Delivery.__table__
+
+_RECORD = (
+    update(_TABLE)
+    .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.claimed_by == bindparam("b_worker"), _TABLE.c.status == "sending")
+    .values(
+        status=bindparam("b_status"),
+        last_error=bindparam("b_error"),
+        next_attempt_at=bindparam("b_next"),
+        subject=bindparam("b_subject"),
+        body=bindparam("b_body"),
+        sent_at=bindparam("b_sent_at"),
+        possible_duplicate=bindparam("b_dup"),
+        lease_until=None,
+    )
+)
+
+
+async def record(db: Database, outcomes: Sequence[Outcome], *, worker: str, now: datetime,
+                 current_next: dict[int, datetime]) -> None:
+    if not outcomes:
+        return
+    params = [
+        {
+            "b_id": o.id,
+            "b_worker": worker,
+            "b_status": o.status,
+            "b_error": o.error,
+            "b_next": o.next_attempt_at or current_next[o.id],
+            "b_subject": o.subject,
+            "b_body": o.body,
+            "b_sent_at": now if o.status == "sent" else None,
+            "b_dup": o.possible_duplicate,
+        }
+        for o in outcomes
+    ]
+    async with db.transaction() as session:
+        await session.execute(_RECORD, params)
+        for o in outcomes:
+            if o.suppress and o.recipient:
+                await suppress(session, o.recipient, reason="hard_bounce", now=now, note=(o.error or "")[:500])
