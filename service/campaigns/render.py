@@ -121,3 +121,14 @@ async def render_draft_notice(runtime: "Runtime", session: "AsyncSession", deliv
     prefix = "Reviderede tal – kladden er opdateret" if ctx["revised"] else "Ny kladde til pressemeddelelse"
     return Rendered(subject=_clean_subject(f"{prefix}: {c.title}"), text=text, html=html,
                     headers={"X-Budbringer-Kind": "draft_notice"})
+
+
+async def preview(runtime: "Runtime", session: "AsyncSession", campaign_id: int, *, part: str = "press",
+                  lang: str = "da") -> Rendered:
+    """The campaign as a recipient would get it now, without queueing anything."""
+    from service.db.models import Delivery
+
+    probe = Delivery(id=0, key="preview", kind="press_release", recipient="preview@invalid", campaign_id=None,
+                     params={"campaign_id": campaign_id, "part": part}, language=lang,
+                     created_at=runtime.clock.now(), subscriber_id=None)
+    return await render_campaign(runtime, session, probe)

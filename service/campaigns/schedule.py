@@ -37,7 +37,7 @@ async def schedule(
         elif embargo_until <= scheduled_at:
             problems["embargo_until"] = "Embargoen skal udløbe efter udsendelsen til pressen"
     if problems:
-        raise Invalid("Ret de markerede felter.", problems)
+        raise Invalid(". ".join(problems.values()) + ".", problems)
     result = await session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id, Campaign.status.in_(("draft", "scheduled")))

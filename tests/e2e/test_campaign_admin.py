@@ -1,0 +1,117 @@
+"""Admin pages for campaigns and the press list, over HTTP.
+
+The staff login belongs to the admin part; until it is in the tree these tests stand in
+a guard that sets `request["user"]` (the contract `require_role` keeps), and check what
+a press officer sees and does: compose, preview in a sandboxed frame with its own CSP,
+test send to self, schedule with an embargo, import the press list.
+"""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from service.campaigns.release import release_due
+from service.web.admin import _common, campaigns, press
+from service.web.app import create_app
+from tests.campaign_support import add_user, deliveries, render
+
+
+@pytest.fixture
+async def officer_client(runtime, monkeypatch):
+    uid = await add_user(runtime, "pia@raadet.example", "press")
+    me = SimpleNamespace(id=uid, email="pia@raadet.example", role="press")
+
+    def fake_guard(*roles):
+        def wrap(handler):
+            async def inner(request):
+                request["user"] = me
+                return await handler(request)
+            return inner
+        return wrap
+
+    monkeypatch.setattr(_common, "guard", fake_guard)
+    monkeypatch.setattr(campaigns, "guard", fake_guard)
+    monkeypatch.setattr(press, "guard", fake_guard)
+    app = create_app(runtime)
+    if not any(r.resource.canonical == "/admin/campaigns" for r in app.router.routes() if r.resource):
+        campaigns.setup(app)
+        press.setup(app)
+    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
+        await c.get("/archive")  # the CSRF cookie
+        yield c
+
+
+def _csrf(client) -> str:
+    return client.session.cookie_jar.filter_cookies(client.make_url("/"))["bb_csrf"].value
+
+
+async def test_compose_preview_test_send_schedule(runtime, officer_client, db_kind):
+    c = officer_client
+    r = await c.post("/admin/campaigns/new", data={
+        "csrf_token": _csrf(c), "kind": "press_release", "title": "Færre ledige i oktober", "lead": "Manchet",
+        "body_md": "Tekst med **fed**.\n\n<script>alert('x')</script>", "theme": "ungdom",
+        "media_types": ["regional"]}, allow_redirects=False)
+    assert r.status == 303, await r.text()
+    cid = int(r.headers["Location"].rsplit("/", 1)[1])
+
+    page = await (await c.get(f"/admin/campaigns/{cid}/preview")).text()
+    assert 'sandbox=""' in page and f'src="/admin/campaigns/{cid}/preview.html?part=press"' in page
+    assert "Færre ledige i oktober" in page and "Tekst med fed." in page  # the text version
+    frame = await c.get(f"/admin/campaigns/{cid}/preview.html")
+    csp = frame.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in csp and "sandbox" in csp and "script-src" not in csp
+    html = await frame.text()
+    assert "<strong>fed</strong>" in html and "<script>" not in html
+    assert "#c2410c" in html  # the "ungdom" theme's colour, inlined
+
+    r = await c.post(f"/admin/campaigns/{cid}/test", data={"csrf_token": _csrf(c)}, allow_redirects=False)
+    assert r.status == 303
+    [t] = await deliveries(runtime, recipient="pia@raadet.example")
+    assert t.campaign_id is None and (await render(runtime, t.id)).subject == "[TEST] Færre ledige i oktober"
+
+    r = await c.post(f"/admin/campaigns/{cid}/schedule", data={
+        "csrf_token": _csrf(c), "scheduled_at": "2026-11-24T10:00", "embargo_until": "2026-11-24T09:00"})
+    assert r.status == 422 and "Embargoen skal udløbe efter" in await r.text()
+    r = await c.post(f"/admin/campaigns/{cid}/schedule", data={
+        "csrf_token": _csrf(c), "scheduled_at": "2026-11-24T10:00", "embargo_until": "2026-11-24T12:00"})
+    assert r.status == 200
+    show = await r.text()
+    assert "til pressen 24. november 2026 kl. 10.00" in show and "embargo til 24. november 2026 kl. 12.00" in show
+
+    without_token = await c.post(f"/admin/campaigns/{cid}/cancel", data={})
+    assert without_token.status == 403
+    runtime.clock.set(runtime.clock.now().replace(day=24, hour=9))
+    await release_due(runtime)
+    r = await c.post(f"/admin/campaigns/{cid}/cancel", data={"csrf_token": _csrf(c)})
+    assert r.status == 409  # sending has started
+    report = await (await c.get(f"/admin/campaigns/{cid}")).text()
+    assert "Udsendelsen er i gang" in report
+
+
+async def test_press_officer_may_not_touch_newsletters(officer_client, db_kind):
+    r = await officer_client.get("/admin/campaigns/new?kind=newsletter")
+    assert r.status == 403
+
+
+async def test_press_list_import_and_export(officer_client, db_kind):
+    c = officer_client
+    form = {"csrf_token": _csrf(c)}
+    data = "email;name;outlet;media_type;region;beats\nanna@avisen.example;Anna;Avisen;regional;Midtjylland;ledighedstal\n" \
+           "bad;X;Y;regional;;\n"
+    from aiohttp import FormData
+
+    fd = FormData()
+    fd.add_field("csrf_token", form["csrf_token"])
+    fd.add_field("file", data.encode(), filename="presse.csv", content_type="text/csv")
+    r = await c.post("/admin/press/import", data=fd)
+    body = await r.text()
+    assert r.status == 200 and "1 tilføjet, 0 opdateret, 1 afvist" in body
+    listing = await (await c.get("/admin/press?media_type=regional")).text()
+    assert "anna@avisen.example" in listing
+    csv_body = await (await c.get("/admin/press/export.csv")).text()
+    assert re.search(r"anna@avisen\.example;Anna;Avisen;regional;Midtjylland;ledighedstal;active", csv_body)
