@@ -121,14 +121,13 @@ def _leaf(content_type: str, payload: bytes, encoding: str = "quoted-printable",
 
 
 def _multipart(boundary: str, parts: list[bytes]) -> bytes:
-    delimiter = f"--{boundary}\r\n".encode("ascii")
-    chunks = [b"This is a multi-part message in MIME format.\r\n"]
+    # The CRLF before each delimiter belongs to the delimiter (RFC 2046), not to the part.
+    delimiter = f"\r\n--{boundary}\r\n".encode("ascii")
+    chunks = [b"This is a multi-part message in MIME format."]
     for part in parts:
         chunks.append(delimiter)
         chunks.append(part)
-        if not part.endswith(b"\r\n"):
-            chunks.append(b"\r\n")
-    chunks.append(f"--{boundary}--\r\n".encode("ascii"))
+    chunks.append(f"\r\n--{boundary}--\r\n".encode("ascii"))
     return b"".join(chunks)
 
 
