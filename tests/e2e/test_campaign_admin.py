@@ -59,6 +59,12 @@ async def test_compose_preview_test_send_schedule(runtime, officer_client, db_ki
     assert r.status == 303, await r.text()
     cid = int(r.headers["Location"].rsplit("/", 1)[1])
 
+    r = await c.post(f"/admin/campaigns/{cid}", data={"csrf_token": _csrf(c), "title": "", "body_md": "Mit udkast",
+                                                       "theme": "ungdom"})
+    assert r.status == 422
+    again = await r.text()
+    assert "Skriv en overskrift" in again and "Mit udkast" in again  # what was typed is kept
+
     page = await (await c.get(f"/admin/campaigns/{cid}/preview")).text()
     assert 'sandbox=""' in page and f'src="/admin/campaigns/{cid}/preview.html?part=press"' in page
     assert "Færre ledige i oktober" in page and "Tekst med fed." in page  # the text version

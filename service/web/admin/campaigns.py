@@ -139,6 +139,11 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def show(request: web.Request) -> web.Response:
+    return await _show(request)
+
+
+async def _show(request: web.Request, form: dict | None = None, errors: dict | None = None, message: str = "",
+                status: int = 200) -> web.Response:
     runtime = _rt(request)
     tz = runtime.settings.service.tz()
     async with runtime.db.reader() as s:
@@ -151,7 +156,8 @@ async def show(request: web.Request) -> web.Response:
         corrections = (await s.execute(select(Campaign.id, Campaign.title, Campaign.status)
                                        .where(Campaign.corrects_id == c.id))).all()
     ctx = {
-        "c": view, "form": _form_view(c, c.kind, item_ids, c.theme), "errors": {}, "report": report,
+        "c": view, "form": form or _form_view(c, c.kind, item_ids, c.theme), "errors": errors or {},
+        "message": message, "report": report,
         "editable": c.status in compose.EDITABLE,
         "scheduled_input": to_local_input(c.scheduled_at, tz), "embargo_input": to_local_input(c.embargo_until, tz),
         "scheduled_label": format_local(c.scheduled_at, tz) if c.scheduled_at else "",
@@ -160,7 +166,7 @@ async def show(request: web.Request) -> web.Response:
         "me": attr(user(request), "email", ""), **choices,
     }
     headers = {"Refresh": "5"} if c.status == "sending" else None
-    return render(request, "admin/campaigns/show.html", ctx, headers=headers)
+    return render(request, "admin/campaigns/show.html", ctx, headers=headers, status=status)
 
 
 async def save(request: web.Request) -> web.Response:
@@ -169,9 +175,13 @@ async def save(request: web.Request) -> web.Response:
     async with runtime.db.reader() as s:
         c = await _load(request, s)
     form = _parse_form(data, c.kind)
-    async with runtime.db.transaction() as s:
-        await compose.update_campaign(s, c.id, form, now=runtime.clock.now(), templates_root=runtime.templates.root)
-        await audit(request, s, "campaign.edit", f"campaign:{c.id}")
+    try:
+        async with runtime.db.transaction() as s:
+            await compose.update_campaign(s, c.id, form, now=runtime.clock.now(), templates_root=runtime.templates.root)
+            await audit(request, s, "campaign.edit", f"campaign:{c.id}")
+    except Invalid as exc:  # show the page again with what was typed and what is wrong
+        typed = vars(form) | {"regions": ", ".join(form.regions), "beats": ", ".join(form.beats)}
+        return await _show(request, typed, exc.fields, exc.message, status=422)
     raise web.HTTPSeeOther(f"/admin/campaigns/{c.id}#gemt")
 
 
