@@ -67,6 +67,9 @@ class Worker:
         self.rate = SendRate(self.settings)
         self._secret = runtime.settings.service.secret()
         self._tz = runtime.settings.service.tz()
+        # Outcomes this worker recorded (sent, deferred, failed, cancelled), for reports.
+        self.tally: dict[str, int] = {}
+        self.failures: list[tuple[int, str, str]] = []  # (delivery id, recipient, reason), the latest 100
 
     # ------------------------------------------------------------------ loop
 
@@ -81,6 +84,10 @@ class Worker:
         done.extend(await self._send_all(jobs))
         await record(self.runtime.db, done, worker=self.name, now=self.runtime.clock.now(), current_next=next_at)
         metrics.count(done)
+        for o in done:
+            self.tally[o.status] = self.tally.get(o.status, 0) + 1
+            if o.status == "failed":
+                self.failures = [*self.failures[-99:], (o.id, o.recipient, o.error or "")]
         return len(ids)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
