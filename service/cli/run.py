@@ -51,6 +51,10 @@ async def serve(runtime: Runtime, roles: set[str], stop: asyncio.Event) -> None:
 
         tasks.append(asyncio.create_task(Worker(runtime).run_forever(stop), name="worker"))
         log.info("worker: sending through %s", runtime.settings.mail.transport)
+        if runtime.settings.bounces.enabled:
+            from service.bounces.inbound import serve_bounces
+
+            tasks.append(asyncio.create_task(serve_bounces(runtime, stop), name="bounces"))
     if "scheduler" in roles:
         from service.scheduler import build_scheduler
 

@@ -81,14 +81,18 @@ class Worker:
         if not ids:
             return 0
         jobs, done, next_at = await self._prepare(ids, now)
-        done.extend(await self._send_all(jobs))
-        await record(self.runtime.db, done, worker=self.name, now=self.runtime.clock.now(), current_next=next_at)
-        metrics.count(done)
-        for o in done:
+        recorder = _Recorder(self, next_at)
+        recorder.pending.extend(done)
+        await self._send_all(jobs, recorder)
+        await recorder.flush()
+        return len(ids)
+
+    def _count(self, outcomes: list[Outcome]) -> None:
+        metrics.count(outcomes)
+        for o in outcomes:
             self.tally[o.status] = self.tally.get(o.status, 0) + 1
             if o.status == "failed":
                 self.failures = [*self.failures[-99:], (o.id, o.recipient, o.error or "")]
-        return len(ids)
 
     async def run_forever(self, stop: asyncio.Event) -> None:
         failures = 0
@@ -164,13 +168,13 @@ class Worker:
 
     # ------------------------------------------------------------------ send
 
-    async def _send_all(self, jobs: list[_Job]) -> list[Outcome]:
+    async def _send_all(self, jobs: list[_Job], recorder: "_Recorder") -> None:
         if not jobs:
-            return []
+            return
         gate = asyncio.Semaphore(self.settings.concurrency)
         relay_down: list[TransportError] = []
 
-        async def one(job: _Job) -> Outcome:
+        async def one(job: _Job) -> None:
             async with gate:
                 if relay_down:  # no relay reachable: do not knock again for every message
                     result: SendResult | TransportError = relay_down[0]
@@ -187,13 +191,40 @@ class Worker:
                         log.exception("transport failed for delivery %s", job.delivery_id)
                         result = TransportError(f"{type(exc).__name__}: {exc}")
                     metrics.SEND_SECONDS.observe(time.perf_counter() - started)
-            outcome = policy.after_send(job.outcome, result, attempts=job.attempts, created_at=job.created_at,
-                                        already_duplicate=job.timed_out_before, now=self.runtime.clock.now(),
-                                        settings=self.settings)
-            if isinstance(result, TransportError) and result.maybe_sent:
-                metrics.POSSIBLE_DUPLICATES.inc()
-            if outcome.status != "sent":
-                outcome.body = None
-            return outcome
+                outcome = policy.after_send(job.outcome, result, attempts=job.attempts, created_at=job.created_at,
+                                            already_duplicate=job.timed_out_before, now=self.runtime.clock.now(),
+                                            settings=self.settings)
+                if isinstance(result, TransportError) and result.maybe_sent:
+                    metrics.POSSIBLE_DUPLICATES.inc()
+                if outcome.status != "sent":
+                    outcome.body = None
+                # Recorded while the slot is held: sent-but-unrecorded stays below flush size + concurrency,
+                # which bounds the duplicates a crash can cause.
+                await recorder.add(outcome)
 
-        return list(await asyncio.gather(*(one(j) for j in jobs)))
+        await asyncio.gather(*(one(j) for j in jobs))
+
+
+class _Recorder:
+    """Writes outcomes in small batches as sends finish (one transaction per `flush_at`)."""
+
+    def __init__(self, worker: Worker, next_at: dict[int, datetime]):
+        self.worker = worker
+        self.next_at = next_at
+        self.pending: list[Outcome] = []
+        self.flush_at = max(2 * worker.settings.concurrency, 16)
+        self._lock = asyncio.Lock()
+
+    async def add(self, outcome: Outcome) -> None:
+        self.pending.append(outcome)
+        if len(self.pending) >= self.flush_at:
+            await self.flush()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            batch, self.pending = self.pending, []
+            if not batch:
+                return
+            await record(self.worker.runtime.db, batch, worker=self.worker.name, now=self.worker.runtime.clock.now(),
+                         current_next=self.next_at)
+            self.worker._count(batch)

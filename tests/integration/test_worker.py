@@ -86,3 +86,15 @@ async def test_message_id_is_the_same_on_every_retry(runtime, smtp_server, clock
     d2 = (await h.deliveries(runtime))[i]
     assert d2.status == "sent" and d2.attempts == 2
     assert smtp_server.to("senere@example.dk")[0].message["Message-ID"] == d.message_id
+
+
+async def test_run_forever_sends_new_work_until_stopped(runtime, smtp_server, db_kind):
+    import asyncio
+
+    stop = asyncio.Event()
+    task = asyncio.create_task(Worker(runtime).run_forever(stop))
+    await h.queue(runtime, ["loebende@example.dk"])
+    await smtp_server.wait_for(1, timeout=5)
+    stop.set()
+    await asyncio.wait_for(task, timeout=5)
+    assert [r.rcpt_tos for r in smtp_server.received] == [["loebende@example.dk"]]
