@@ -12,6 +12,13 @@ class RawSmtp:
         self.delivered: list[bytes] = []
         self.server: asyncio.base_events.Server | None = None
         self.port = 0
+        self.sessions = 0
+        self._writers: set[asyncio.StreamWriter] = set()
+
+    def drop_all(self) -> None:
+        """Close every open connection, as a relay does with idle ones."""
+        for w in list(self._writers):
+            w.transport.abort()
 
     async def start(self) -> "RawSmtp":
         self.server = await asyncio.start_server(self._session, "127.0.0.1", 0)
@@ -24,6 +31,8 @@ class RawSmtp:
             await self.server.wait_closed()
 
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.sessions += 1
+        self._writers.add(writer)
         try:
             writer.write(b"220 raw.test ESMTP\r\n")
             while True:
@@ -57,4 +66,5 @@ class RawSmtp:
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
+            self._writers.discard(writer)
             writer.close()

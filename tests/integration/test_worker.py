@@ -20,9 +20,16 @@ def renderers():
 
 
 async def test_sends_each_queued_delivery_once_and_records_it(runtime, smtp_server, db_kind):
+    from prometheus_client import REGISTRY
+
+    def sent_metric() -> float:
+        return REGISTRY.get_sample_value("budbringer_delivery_outcomes_total", {"outcome": "sent"}) or 0.0
+
+    before = sent_metric()
     ids = await h.queue(runtime, [f"modtager{i}@example.dk" for i in range(25)])
     sent = await Worker(runtime).drain()
     assert sent == 25
+    assert sent_metric() - before == 25
     assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == sorted(f"modtager{i}@example.dk" for i in range(25))
     rows = await h.deliveries(runtime)
     for i in ids:

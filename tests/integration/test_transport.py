@@ -1,0 +1,66 @@
+"""The SMTP transport: connection reuse, a relay closing idle connections, failover."""
+
+from __future__ import annotations
+
+import asyncio
+
+from service.delivery.transport import FileTransport, SmtpTransport, TransportError
+from service.settings import SmtpServer
+from tests.conftest import free_port
+from tests.integration._smtp_faults import RawSmtp
+
+MSG = b"From: a@b.dk\r\nTo: c@d.dk\r\nSubject: x\r\n\r\nhej\r\n"
+
+
+async def test_connections_are_reused_and_bounded_by_the_pool():
+    sink = await RawSmtp().start()
+    transport = SmtpTransport([SmtpServer(port=sink.port, timeout_seconds=5)], pool_size=2)
+    try:
+        results = await asyncio.gather(*(transport.send("a@b.dk", f"r{i}@d.dk", MSG) for i in range(30)))
+        assert all(r.ok for r in results) and len(sink.delivered) == 30
+        assert sink.sessions <= 2
+    finally:
+        await transport.close()
+        await sink.stop()
+
+
+async def test_an_idle_connection_closed_by_the_relay_is_replaced_without_losing_the_message():
+    sink = await RawSmtp().start()
+    transport = SmtpTransport([SmtpServer(port=sink.port, timeout_seconds=5)], pool_size=1)
+    try:
+        assert (await transport.send("a@b.dk", "r1@d.dk", MSG)).ok
+        sink.drop_all()
+        await asyncio.sleep(0.05)
+        assert (await transport.send("a@b.dk", "r2@d.dk", MSG)).ok
+        assert len(sink.delivered) == 2 and sink.sessions == 2
+    finally:
+        await transport.close()
+        await sink.stop()
+
+
+async def test_failover_to_the_next_relay_when_the_first_is_down():
+    sink = await RawSmtp().start()
+    transport = SmtpTransport([SmtpServer(port=free_port(), timeout_seconds=2), SmtpServer(port=sink.port, timeout_seconds=2)])
+    try:
+        assert (await transport.send("a@b.dk", "r@d.dk", MSG)).ok
+        assert len(sink.delivered) == 1
+    finally:
+        await transport.close()
+        await sink.stop()
+
+
+async def test_no_relay_reachable_is_a_connect_error_not_a_possible_send():
+    transport = SmtpTransport([SmtpServer(port=free_port(), timeout_seconds=2)])
+    try:
+        await transport.send("a@b.dk", "r@d.dk", MSG)
+    except TransportError as exc:
+        assert exc.stage == "connect" and not exc.maybe_sent
+    else:
+        raise AssertionError("expected TransportError")
+
+
+async def test_file_transport_writes_eml_files(tmp_path):
+    transport = FileTransport(tmp_path / "outbox")
+    result = await transport.send("a@b.dk", "r@d.dk", MSG)
+    [path] = list((tmp_path / "outbox").glob("*.eml"))
+    assert result.ok and path.read_bytes() == MSG
