@@ -105,3 +105,21 @@ async def test_run_forever_sends_new_work_until_stopped(runtime, smtp_server, db
     stop.set()
     await asyncio.wait_for(task, timeout=5)
     assert [r.rcpt_tos for r in smtp_server.received] == [["loebende@example.dk"]]
+
+
+async def test_rate_cap_spreads_sends(db_url, tmp_path, clock, smtp_server, db_kind):
+    import time
+
+    from service.runtime import build_runtime
+    from tests.conftest import make_settings
+
+    rt = build_runtime(make_settings(db_url, tmp_path, smtp_server.port, delivery={"rate_per_second": 4}), clock=clock)
+    try:
+        await h.queue(rt, [f"rate{i}@example.dk" for i in range(8)])
+        started = time.monotonic()
+        assert await Worker(rt).drain() == 8
+        # A bucket of 4 goes at once; the other 4 leak out at 4 per second.
+        assert time.monotonic() - started >= 0.7
+        assert len(smtp_server.received) == 8
+    finally:
+        await rt.close()
