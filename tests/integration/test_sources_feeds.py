@@ -1,0 +1,188 @@
+"""Feeds polled from a real aiohttp server on loopback into real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from aiohttp.test_utils import TestServer
+from sqlalchemy import select
+
+from service.db.models import Item, ItemRevision, Source
+from service.sources import feeds as feeds_module
+from service.sources.poll import poll_due_sources, poll_source
+from tests.integration._sources import FeedServer, add_source, items_view
+
+NOVEMBER_ANALYSIS = "Analyserapport 2026: Mangel på faglært arbejdskraft i Vestjylland"
+
+
+@pytest.fixture
+async def feeds():
+    server = FeedServer()
+    async with TestServer(server.app(), host="127.0.0.1") as ts:
+        server.url = lambda path: str(ts.make_url(path))
+        yield server
+
+
+async def test_first_poll_then_next_poll(runtime, feeds, db_kind):
+    feeds.serve("/nyheder.rss", "nyheder.rss.xml")
+    sid = await add_source(runtime, "nyheder", feeds.url("/nyheder.rss"), item_kind="analysis")
+
+    report = await poll_source(runtime, sid)
+    assert (report.new, report.updated, report.unchanged, report.error) == (6, 0, 0, None)
+    items = await items_view(runtime)
+    assert len(items) == 6
+    first = items[NOVEMBER_ANALYSIS]
+    assert first["topics"] == {"analyser", "flaskehalse"}
+    assert first["municipalities"] == {"657", "661", "760"}  # Herning, Holstebro, Ringkøbing-Skjern
+    item = first["item"]
+    assert (item.kind, item.revision, item.matched_revision) == ("analysis", 1, 0)
+    assert item.published_at.utcoffset() == timedelta(0) and item.published_at.hour == 8
+    assert item.summary.startswith("Årets analyserapport viser")
+    assert item.summary_html.startswith("<p>Årets")
+    assert items["Ny overvågning: Ledigheden blandt unge under 25 år i Aarhus og Randers"]["municipalities"] == {"751", "730"}
+    assert items["Konference om analyserapporten den 4. december i Aarhus"]["topics"] == {"arrangementer"}
+    assert items["Beskæftigelsesplan 2027: Ministerens mål og materiale til planprocessen"]["topics"] == {"beskaeftigelsesplan"}
+    async with runtime.db.reader() as s:
+        src = await s.get(Source, sid)
+        assert src.etag and src.last_success_at == runtime.clock.now() and src.consecutive_failures == 0
+
+    # The next poll: one new, one edited (same guid), one unchanged, three gone.
+    feeds.serve("/nyheder.rss", "nyheder-next.rss.xml")
+    report = await poll_source(runtime, sid)
+    assert (report.new, report.updated, report.unchanged) == (1, 1, 1)
+    items = await items_view(runtime)
+    assert len(items) == 7
+    edited = items[NOVEMBER_ANALYSIS + " (opdateret)"]
+    assert edited["item"].id == item.id
+    assert (edited["item"].revision, edited["item"].matched_revision, edited["item"].announce_revision) == (2, 0, False)
+    assert edited["municipalities"] == {"661"}  # the new text names Holstebro only
+    new = items["Ny analyse: Hver fjerde virksomhed i Viborg forventer at ansætte i 2027"]
+    assert new["municipalities"] == {"791", "779", "740"} and new["item"].revision == 1
+    async with runtime.db.reader() as s:
+        revs = (await s.scalars(select(ItemRevision).where(ItemRevision.item_id == item.id))).all()
+        assert [r.revision for r in revs] == [2]
+        assert revs[0].changes["title"] == [NOVEMBER_ANALYSIS, NOVEMBER_ANALYSIS + " (opdateret)"]
+
+
+async def test_announce_updates_option_and_same_link_from_two_sources(runtime, feeds, db_kind):
+    feeds.serve("/a.rss", "nyheder.rss.xml")
+    feeds.serve("/b.rss", "nyheder.rss.xml")
+    a = await add_source(runtime, "a", feeds.url("/a.rss"), options={"announce_updates": True})
+    b = await add_source(runtime, "b", feeds.url("/b.rss"), topics=["presse"])
+    await poll_source(runtime, a)
+    report = await poll_source(runtime, b)
+    assert (report.new, report.linked) == (0, 6)
+    items = await items_view(runtime)
+    assert len(items) == 6 and all(v["sources"] == 2 for v in items.values())
+    assert "presse" in items[NOVEMBER_ANALYSIS]["topics"]  # topics of both sources
+
+    feeds.serve("/a.rss", "nyheder-next.rss.xml")
+    await poll_source(runtime, a)
+    items = await items_view(runtime)
+    assert items[NOVEMBER_ANALYSIS + " (opdateret)"]["item"].announce_revision is True
+
+
+async def test_not_modified_costs_no_parse(runtime, feeds, db_kind, monkeypatch):
+    feeds.serve("/nyheder.rss", "nyheder.rss.xml")
+    sid = await add_source(runtime, "nyheder", feeds.url("/nyheder.rss"))
+    await poll_source(runtime, sid)
+    parsed = []
+    monkeypatch.setattr(feeds_module, "parse_feed", lambda *a: parsed.append(a) or [])
+    report = await poll_source(runtime, sid)
+    assert report.not_modified and report.error is None
+    assert parsed == []
+
+
+async def test_iso_8859_1_feed_keeps_danish_letters(runtime, feeds, db_kind):
+    feeds.serve("/bp.rss", "best-practice.rss.xml")
+    sid = await add_source(runtime, "bp", feeds.url("/bp.rss"), item_kind="best_practice")
+    assert (await poll_source(runtime, sid)).new == 2
+    items = await items_view(runtime)
+    alliance = items["Alliancen i Vest: Fælles servicepakke til virksomheder på tværs af otte kommuner"]
+    assert "Ringkøbing-Skjern" in alliance["item"].summary
+    assert alliance["topics"] == {"best-practice"}
+    assert alliance["municipalities"] == {"657", "661", "756", "665", "760", "779", "671", "791"}
+
+
+async def test_atom_feed_terms_and_escaped_html(runtime, feeds, db_kind):
+    feeds.serve("/r.atom", "retningslinjer.atom.xml")
+    sid = await add_source(runtime, "r", feeds.url("/r.atom"), item_kind="guideline")
+    assert (await poll_source(runtime, sid)).new == 3
+    items = await items_view(runtime)
+    guide = items["Arbejdsfordeling: ny vejledning til jobcentrenes sagsbehandling"]
+    assert guide["topics"] == {"retningslinjer", "virksomheder"}
+    assert guide["item"].summary_html == "<p>Vejledningen præciserer reglerne for <strong>arbejdsfordeling</strong> og ledighedsdage.</p>"
+    assert guide["item"].summary == "Vejledningen præciserer reglerne for arbejdsfordeling og ledighedsdage."
+
+
+async def test_hostile_html_is_sanitised(runtime, feeds, db_kind):
+    feeds.serve("/x.rss", b"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>x</title>
+      <item><title>&lt;script&gt;alert(1)&lt;/script&gt;Ny &lt;b&gt;rapport&lt;/b&gt;</title><link>https://example.dk/x</link>
+      <description><![CDATA[<p onclick="x()">Tekst <a href="javascript:alert(1)">her</a><img src=x onerror=alert(1)><iframe src="https://evil"></iframe></p>]]></description>
+      </item></channel></rss>""")
+    sid = await add_source(runtime, "x", feeds.url("/x.rss"))
+    await poll_source(runtime, sid)
+    async with runtime.db.reader() as s:
+        item = await s.scalar(select(Item))
+    assert item.title == "Ny rapport"
+    assert "script" not in item.summary_html and "onclick" not in item.summary_html
+    assert "javascript" not in item.summary_html and "<img" not in item.summary_html and "iframe" not in item.summary_html
+    assert item.summary == "Tekst her"
+
+
+async def test_due_sources_backoff_and_one_bad_source_does_not_stop_others(runtime, feeds, db_kind):
+    feeds.serve("/ok.rss", "nyheder.rss.xml")
+    feeds.serve("/bomb.rss", b"""<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>
+        <rss version="2.0"><channel><title>&b;</title></channel></rss>""")
+    bad = await add_source(runtime, "bomb", feeds.url("/bomb.rss"))
+    private = await add_source(runtime, "private", "http://10.0.0.7/feed.rss")
+    gone = await add_source(runtime, "gone", feeds.url("/missing.rss"))
+    ok = await add_source(runtime, "ok", feeds.url("/ok.rss"))
+
+    assert await poll_due_sources(runtime) == 4
+    assert await poll_due_sources(runtime) == 0  # nothing is due until the interval passes
+    async with runtime.db.reader() as s:
+        rows = {src.slug: src for src in (await s.scalars(select(Source))).all()}
+    assert rows["ok"].last_error is None and rows["ok"].last_success_at is not None
+    assert "entit" in rows["bomb"].last_error and rows["bomb"].consecutive_failures == 1
+    assert "10.0.0.7" in rows["private"].last_error and "private" in rows["private"].last_error
+    assert "404" in rows["gone"].last_error
+    now = runtime.clock.now()
+    assert timedelta(minutes=27) <= rows["ok"].next_poll_at - now <= timedelta(minutes=33)
+    assert timedelta(minutes=54) <= rows["bomb"].next_poll_at - now <= timedelta(minutes=66)  # backoff
+    assert len(await items_view(runtime)) == 6
+    assert "/ok.rss" in feeds.hits and bad and private and gone and ok
+
+    runtime.clock.advance(timedelta(minutes=40))
+    assert await poll_due_sources(runtime) == 1  # only "ok"; the failing ones wait longer
+    runtime.clock.advance(timedelta(minutes=30))
+    assert await poll_due_sources(runtime) >= 3
+    async with runtime.db.reader() as s:
+        assert (await s.get(Source, bad)).consecutive_failures == 2
+        assert (await s.get(Source, ok)).consecutive_failures == 0
+
+
+async def test_gone_disables_and_permanent_redirect_moves(runtime, feeds, db_kind):
+    from aiohttp import web
+
+    async def moved_permanently(request):
+        raise web.HTTPMovedPermanently(location="/new.rss")
+
+    async def gone_for_good(request):
+        raise web.HTTPGone()
+
+    feeds.serve("/new.rss", "nyheder.rss.xml")
+    feeds.special = {"/old.rss": moved_permanently, "/gone.rss": gone_for_good}
+    moved = await add_source(runtime, "moved", feeds.url("/old.rss"))
+    gone = await add_source(runtime, "gone", feeds.url("/gone.rss"))
+
+    assert (await poll_source(runtime, moved)).new == 6
+    report = await poll_source(runtime, gone)
+    assert "gone" in report.error
+    async with runtime.db.reader() as s:
+        m, g = await s.get(Source, moved), await s.get(Source, gone)
+    assert m.url == feeds.url("/new.rss") and m.last_error is None
+    assert g.enabled is False and "410" in g.disabled_reason
+    runtime.clock.advance(timedelta(days=1))
+    assert await poll_due_sources(runtime) == 1  # the gone source is not polled again
