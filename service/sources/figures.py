@@ -149,29 +149,35 @@ def area_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, A
     return {"updated": [(old or {}).get("updated"), new["updated"]], "areas": changed}
 
 
-async def poll_statbank(runtime, source: SourceInfo) -> PollReport:
+async def figures_draft(runtime, source: SourceInfo) -> ItemDraft | None:
+    """The figures item the table's newest release makes; None when `updated` has not moved."""
     table = str(source.options.get("table") or "")
     if not table or not source.url:
         raise StatbankError("the source needs a table and the API's base address")
     fetched = await runtime.fetcher.get(tableinfo_url(source.url, table))
     info = parse_tableinfo(fetched.body)
     if info.updated == source.remote_updated:
-        return PollReport(not_modified=True)
+        return None
     period = str(source.options.get("period") or latest_month(info.time_variable().values))
     periods = [shift_period(period, -12), shift_period(period, -1), period]
     fetched = await runtime.fetcher.get(data_url(source.url, table, request_variables(info, source, periods)))
-    cells = parse_csv(fetched.body, str(source.options.get("area_variable", "OMRÅDE")),
-                      info.time_variable().id)
+    cells = parse_csv(fetched.body, str(source.options.get("area_variable", "OMRÅDE")), info.time_variable().id)
     data = figures_data(info, table, period, cells)
-    now = runtime.clock.now()
-    draft = ItemDraft(
+    return ItemDraft(
         key=f"{table}:{period}", kind="figures", title=f"Ledighedstal for {month_name(period)}",
-        published_at=_published(info.updated, runtime.settings.service.tz(), now),
+        published_at=_published(info.updated, runtime.settings.service.tz(), runtime.clock.now()),
         summary=summary(data, info), link=str(source.options.get("link") or f"https://www.statistikbanken.dk/{table}"),
         topics=[TOPIC] + [t for t in source.topics if t != TOPIC],
         municipalities=[a["code"] for a in data["areas"] if a["level"] == "municipality"],
         data=data, period=period, dedupe_by_link=False,
     )
+
+
+async def poll_statbank(runtime, source: SourceInfo) -> PollReport:
+    draft = await figures_draft(runtime, source)
+    if draft is None:
+        return PollReport(not_modified=True)
+    now = runtime.clock.now()
     report = PollReport()
     async with runtime.db.transaction() as s:
         row = await s.get(Source, source.id)
@@ -180,7 +186,7 @@ async def poll_statbank(runtime, source: SourceInfo) -> PollReport:
             .where(ItemSource.source_id == source.id, ItemSource.entry_key == draft.key)
         )
         saved = await save_item(s, row, draft, now, announce_updates=source.announce_updates,
-                                changes=area_changes(old, data))
+                                changes=area_changes(old, draft.data))
         report.count(saved)
-        row.remote_updated = info.updated
+        row.remote_updated = draft.data["updated"]
     return report

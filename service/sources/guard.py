@@ -61,9 +61,11 @@ def refusal(addr: Address, allow: list[Network]) -> str | None:
         return "a multicast address"
     if isinstance(addr, ipaddress.IPv4Address) and addr in CGNAT:
         return "a shared (CGNAT) address"
+    if addr.is_reserved:
+        return "a reserved address"
     if addr.is_private:
         return "a private address"
-    if addr.is_reserved or not addr.is_global:
+    if not addr.is_global:
         return "a reserved address"
     return None
 

@@ -1,0 +1,134 @@
+"""The guarded fetcher against real servers on loopback: caps, compression bombs,
+timeouts, conditional GET, redirects checked hop by hop, and DNS answers checked."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from service.settings import FetchSettings
+from service.sources.fetch import Fetcher, FetchError
+
+
+@pytest.fixture
+async def server():
+    routes = web.RouteTableDef()
+    bomb = gzip.compress(b"\0" * 20_000_000, compresslevel=9)
+
+    @routes.get("/ok")
+    async def ok(request):
+        if request.headers.get("If-None-Match") == '"v1"':
+            return web.Response(status=304)
+        return web.Response(text="hej æøå", headers={"ETag": '"v1"', "Last-Modified": "Mon, 23 Nov 2026 08:00:00 GMT"})
+
+    @routes.get("/gz")
+    async def gz(request):
+        return web.Response(body=gzip.compress("små ord".encode()), headers={"Content-Encoding": "gzip"})
+
+    @routes.get("/bomb")
+    async def gzbomb(request):
+        return web.Response(body=bomb, headers={"Content-Encoding": "gzip"})
+
+    @routes.get("/big")
+    async def big(request):
+        resp = web.StreamResponse()  # no Content-Length: the cap must hold while streaming
+        await resp.prepare(request)
+        for _ in range(100):
+            await resp.write(b"x" * 65536)
+        return resp
+
+    @routes.get("/slow")
+    async def slow(request):
+        await asyncio.sleep(2)
+        return web.Response(text="late")
+
+    @routes.get("/to-private")
+    async def to_private(request):
+        raise web.HTTPFound(location="http://192.168.0.10/feed")
+
+    @routes.get("/to-metadata")
+    async def to_metadata(request):
+        raise web.HTTPFound(location="http://169.254.169.254/latest/meta-data/")
+
+    @routes.get("/to-file")
+    async def to_file(request):
+        raise web.HTTPFound(location="file:///etc/passwd")
+
+    @routes.get("/loop")
+    async def loop(request):
+        raise web.HTTPFound(location="/loop")
+
+    @routes.get("/temp")
+    async def temp(request):
+        raise web.HTTPFound(location="/ok")
+
+    app = web.Application()
+    app.add_routes(routes)
+    async with TestServer(app, host="127.0.0.1") as ts:
+        yield ts
+
+
+def fetcher(**kw) -> Fetcher:
+    return Fetcher(FetchSettings(**{"allow_networks": ["127.0.0.1/32"], "max_bytes": 1_000_000, "timeout_seconds": 5, **kw}))
+
+
+async def test_conditional_get(server):
+    f = fetcher()
+    try:
+        r = await f.get(str(server.make_url("/ok")))
+        assert (r.status, r.body.decode(), r.etag) == (200, "hej æøå", '"v1"')
+        r2 = await f.get(str(server.make_url("/ok")), etag=r.etag, last_modified=r.last_modified)
+        assert r2.status == 304 and r2.body == b""
+        assert (await f.get(str(server.make_url("/gz")))).body.decode() == "små ord"
+        r3 = await f.get(str(server.make_url("/temp")))
+        assert r3.status == 200 and r3.permanent_redirect is None and r3.url.endswith("/ok")
+    finally:
+        await f.close()
+
+
+@pytest.mark.parametrize("path,message", [
+    ("/bomb", "once decompressed"),
+    ("/big", "larger than 1000000 bytes"),
+    ("/to-private", "192.168.0.10: it is a private address"),
+    ("/to-metadata", "metadata"),
+    ("/to-file", "only http"),
+    ("/loop", "redirects"),
+])
+async def test_refused(server, path, message):
+    f = fetcher()
+    try:
+        with pytest.raises(FetchError, match=message):
+            await f.get(str(server.make_url(path)))
+    finally:
+        await f.close()
+
+
+async def test_timeout(server):
+    f = fetcher(timeout_seconds=0.3)
+    try:
+        with pytest.raises(FetchError, match="no answer within 0.3 seconds"):
+            await f.get(str(server.make_url("/slow")))
+    finally:
+        await f.close()
+
+
+async def test_loopback_refused_unless_allowed_also_by_name(server):
+    port = server.port
+    f = fetcher(allow_networks=[])
+    try:
+        for url in (f"http://127.0.0.1:{port}/ok", f"http://localhost:{port}/ok", f"http://2130706433:{port}/ok"):
+            with pytest.raises(FetchError) as info:
+                await f.get(url)
+            assert info.value.refused, url
+    finally:
+        await f.close()
+    f = fetcher()
+    try:  # a name whose every DNS answer is allowed (localhost resolves to loopback only with -4)
+        r = await f.get(f"http://127.0.0.1:{port}/ok")
+        assert r.status == 200
+    finally:
+        await f.close()
