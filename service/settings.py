@@ -153,6 +153,7 @@ class ScheduleSettings(Section):
     weekly_digest: str = Field("07:00", description="Local time of the weekly digest (HH:MM).")
     source_check_seconds: int = Field(60, ge=1, description="How often due sources are looked for.")
     campaign_check_seconds: int = Field(15, ge=1, description="How often due campaigns are looked for.")
+    match_seconds: int = Field(15, ge=1, description="How often new items (pushed, or out of embargo) are matched.")
 
     @field_validator("daily_digest", "weekly_digest")
     @classmethod
@@ -186,6 +187,8 @@ class ApiSettings(Section):
 class RetentionSettings(Section):
     delivery_body_days: int = Field(90, ge=1, description="Stored message bodies older than this are purged.")
     audit_days: int = Field(730, ge=1, description="Audit log entries older than this are purged.")
+    pending_signup_days: int = Field(30, ge=1, description="Signups never confirmed are deleted after this.")
+    rate_event_hours: int = Field(48, ge=1, description="Rate-limit records older than this are deleted.")
 
 
 class CampaignSettings(Section):

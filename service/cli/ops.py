@@ -2,6 +2,7 @@
 
 - worker drain: send everything due now, print what happened, exit (0 when nothing failed).
 - send-test: queue a test mail (kind "test") to one address and send it at once.
+- purge: apply the retention settings now (the scheduler does it every night).
 - bounce apply: apply a bounce or complaint report saved as a file (or `-` for stdin),
   for setups that fetch reports from a mailbox instead of the inbound endpoint.
 """
@@ -62,7 +63,21 @@ async def bounce_apply(args) -> int:
     return 0 if result.status in ("applied", "ignored") else 1
 
 
+async def purge(args) -> int:
+    from service.retention import purge as run_purge
+
+    async with open_runtime(args) as runtime:
+        done = await run_purge(runtime)
+    print(f"purged: {done.bodies} message bodies, {done.audit} audit entries, "
+          f"{done.pending_signups} unconfirmed signups, {done.sessions} staff sessions, "
+          f"{done.rate_events} rate records")
+    return 0
+
+
 def register(sub) -> None:
+    p = sub.add_parser("purge", help="apply the retention settings now (the scheduler does it nightly)")
+    p.set_defaults(func=purge)
+
     p = sub.add_parser("worker", help="the send worker")
     wsub = p.add_subparsers(dest="worker_command", required=True)
     d = wsub.add_parser("drain", help="send everything due now, then exit")

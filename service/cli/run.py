@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import time
 
 from service.cli.common import open_runtime
 from service.runtime import Runtime
@@ -36,6 +37,8 @@ async def serve(runtime: Runtime, roles: set[str], stop: asyncio.Event) -> None:
     from service.sources.registry import sync_configured_sources
 
     await sync_configured_sources(runtime)
+    runtime.state["roles"] = set(roles) - {"web"}
+    runtime.state["started"] = time.monotonic()
     runner = scheduler = None
     tasks: list[asyncio.Task] = []
     if "web" in roles:

@@ -57,6 +57,9 @@ class _Job:
     timed_out_before: bool
 
 
+HEARTBEAT = "worker_seen"  # runtime.state key: monotonic time the loop last came round
+
+
 class Worker:
     def __init__(self, runtime: "Runtime", name: str | None = None):
         self.runtime = runtime
@@ -97,6 +100,7 @@ class Worker:
     async def run_forever(self, stop: asyncio.Event) -> None:
         failures = 0
         while not stop.is_set():
+            self.runtime.state[HEARTBEAT] = time.monotonic()
             try:
                 claimed = await self.run_once()
                 failures = 0

@@ -1,6 +1,14 @@
-"""Liveness and metrics: `/healthz` (database reachable, migrations applied) and `/metrics`."""
+"""Liveness and metrics: `/healthz` and `/metrics`.
+
+`/healthz` is healthy when the database answers, no migration is pending, and every
+background role this process runs (worker, scheduler) came round recently. A worker stuck
+for longer than a lease, or a scheduler whose heartbeat stopped, makes it 503 so the
+orchestrator restarts the process.
+"""
 
 from __future__ import annotations
+
+import time
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -18,7 +26,33 @@ async def healthz(request: web.Request) -> web.Response:
         return web.json_response({"status": "error", "database": str(exc)[:200]}, status=503)
     if behind:
         return web.json_response({"status": "error", "database": "migrations pending"}, status=503)
-    return web.json_response({"status": "ok"})
+    roles = role_health(runtime)
+    ok = all(r["ok"] for r in roles.values())
+    return web.json_response({"status": "ok" if ok else "error", "database": "ok", "roles": roles},
+                             status=200 if ok else 503)
+
+
+def role_health(runtime) -> dict[str, dict]:
+    """Seconds since each background role this process runs last came round, and whether that is fine."""
+    from service.delivery.worker import HEARTBEAT as WORKER
+    from service.scheduler import HEARTBEAT as SCHEDULER
+
+    limits = {
+        "worker": (WORKER, runtime.settings.delivery.lease_seconds),
+        "scheduler": (SCHEDULER, 120),
+    }
+    out: dict[str, dict] = {}
+    for role in sorted(runtime.state.get("roles", ())):
+        if role not in limits:
+            continue
+        key, limit = limits[role]
+        seen = runtime.state.get(key)
+        age = None if seen is None else round(time.monotonic() - seen, 1)
+        # Not seen yet counts as fine for the first minute after start.
+        started = runtime.state.get("started", time.monotonic())
+        ok = (age is not None and age <= limit) or (seen is None and time.monotonic() - started < 60)
+        out[role] = {"ok": ok, "seconds_since_seen": age}
+    return out
 
 
 async def metrics(request: web.Request) -> web.Response:

@@ -1,0 +1,166 @@
+"""The scheduler role: what runs by itself, and when.
+
+APScheduler (3.x, asyncio) fires the jobs; correctness never depends on it firing exactly
+once. Every job is safe to run twice or late:
+
+- polling, matching and campaign release look at what is due in the database;
+- a digest is keyed by frequency and period (`DigestRun`), so the fall-back night, when a
+  cron trigger at a local time can fire twice, or a clock stepped back, sends nothing
+  twice; and at start the scheduler catches up a digest whose time passed while no
+  scheduler ran (one catch-up digest, not one per missed period: `run_digest` takes every
+  pending entry).
+
+Jobs are wrapped so that an exception is logged and the next run goes on; `max_instances=1`
+keeps a slow job from piling up behind itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+if TYPE_CHECKING:
+    from service.runtime import Runtime
+
+log = logging.getLogger("budbringer.scheduler")
+
+HEARTBEAT = "scheduler_seen"  # runtime.state key: monotonic time of the last tick
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    trigger: BaseTrigger
+    run: Callable[[], Awaitable[Any]]
+
+
+def _hm(text: str) -> tuple[int, int]:
+    hour, minute = text.split(":")
+    return int(hour), int(minute)
+
+
+def digest_trigger(runtime: "Runtime", frequency: str) -> CronTrigger:
+    s = runtime.settings.schedule
+    tz = runtime.settings.service.tz()
+    if frequency == "daily":
+        hour, minute = _hm(s.daily_digest)
+        return CronTrigger(hour=hour, minute=minute, timezone=tz)
+    hour, minute = _hm(s.weekly_digest)
+    return CronTrigger(day_of_week=s.weekly_digest_day, hour=hour, minute=minute, timezone=tz)
+
+
+def last_due(trigger: CronTrigger, now: datetime, lookback: timedelta) -> datetime | None:
+    """The latest fire time of `trigger` at or before `now`, looking back at most `lookback`.
+
+    Steps are taken in UTC: adding a second to an aware local time is wall-clock arithmetic
+    in Python, and on the fall-back night that goes an hour back (and would loop forever).
+    Comparisons are in UTC too: two aware datetimes in the same zone compare by wall clock,
+    ignoring `fold`, so 02:30 summer time and 02:30 winter time would look equal.
+    """
+    utc = timezone.utc
+    now = now.astimezone(utc)
+    fire = trigger.get_next_fire_time(None, now - lookback)
+    latest = None
+    while fire is not None and fire.astimezone(utc) <= now and (latest is None or fire.astimezone(utc) > latest):
+        latest = fire.astimezone(utc)
+        fire = trigger.get_next_fire_time(fire, latest + timedelta(seconds=1))
+    return latest
+
+
+async def digest_job(runtime: "Runtime", frequency: str) -> int:
+    """Run the digest for the period that is due now (a no-op when that period already ran)."""
+    from service.digests.periods import period_key
+    from service.digests.run import run_digest
+
+    tz = runtime.settings.service.tz()
+    now = runtime.clock.now()
+    lookback = timedelta(days=2 if frequency == "daily" else 8)
+    due = last_due(digest_trigger(runtime, frequency), now, lookback)
+    if due is None:
+        return 0
+    return await run_digest(runtime, frequency, period_key(frequency, due.astimezone(tz)))
+
+
+async def catch_up(runtime: "Runtime") -> int:
+    """At start: run any digest whose time passed while no scheduler was running."""
+    total = 0
+    for frequency in ("daily", "weekly"):
+        total += await digest_job(runtime, frequency)
+    return total
+
+
+async def poll_and_match(runtime: "Runtime") -> None:
+    from service.matching.match import match_pending_items
+    from service.sources.poll import poll_due_sources
+
+    if await poll_due_sources(runtime):
+        await match_pending_items(runtime)
+
+
+async def match(runtime: "Runtime") -> None:
+    """Pushed items and items whose embargo ended are matched here, not only after a poll."""
+    from service.matching.match import match_pending_items
+
+    await match_pending_items(runtime)
+
+
+async def release(runtime: "Runtime") -> None:
+    from service.campaigns.release import release_due
+
+    await release_due(runtime)
+
+
+async def retention(runtime: "Runtime") -> None:
+    from service.retention import purge
+
+    await purge(runtime)
+
+
+async def heartbeat(runtime: "Runtime") -> None:
+    runtime.state[HEARTBEAT] = time.monotonic()
+
+
+def jobs(runtime: "Runtime") -> list[Job]:
+    s = runtime.settings.schedule
+    tz = runtime.settings.service.tz()
+    return [
+        Job("poll_sources", IntervalTrigger(seconds=s.source_check_seconds, timezone=tz), lambda: poll_and_match(runtime)),
+        Job("match_items", IntervalTrigger(seconds=s.match_seconds, timezone=tz), lambda: match(runtime)),
+        Job("release_campaigns", IntervalTrigger(seconds=s.campaign_check_seconds, timezone=tz), lambda: release(runtime)),
+        Job("daily_digest", digest_trigger(runtime, "daily"), lambda: digest_job(runtime, "daily")),
+        Job("weekly_digest", digest_trigger(runtime, "weekly"), lambda: digest_job(runtime, "weekly")),
+        Job("retention", CronTrigger(hour=3, minute=17, timezone=tz), lambda: retention(runtime)),
+        Job("heartbeat", IntervalTrigger(seconds=15, timezone=tz), lambda: heartbeat(runtime)),
+    ]
+
+
+def _guarded(job: Job) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        try:
+            await job.run()
+        except Exception:  # one failed run must not stop the next; the log says why
+            log.exception("scheduled job %s failed", job.name)
+
+    run.__name__ = job.name
+    return run
+
+
+def build_scheduler(runtime: "Runtime") -> AsyncIOScheduler:
+    """An AsyncIOScheduler with every job; call `.start()` inside the running loop."""
+    scheduler = AsyncIOScheduler(timezone=runtime.settings.service.tz())
+    for job in jobs(runtime):
+        scheduler.add_job(_guarded(job), job.trigger, id=job.name, name=job.name, max_instances=1,
+                          coalesce=True, misfire_grace_time=300)
+    # At start: mark alive at once and catch up what was missed while down.
+    scheduler.add_job(_guarded(Job("heartbeat_now", None, lambda: heartbeat(runtime))), id="heartbeat_now")  # type: ignore[arg-type]
+    scheduler.add_job(_guarded(Job("catch_up", None, lambda: catch_up(runtime))), id="catch_up")  # type: ignore[arg-type]
+    return scheduler

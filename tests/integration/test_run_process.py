@@ -1,0 +1,66 @@
+"""`budbringer run` as an operator starts it: a real process with every role, stopped by SIGTERM."""
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from tests.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _env(tmp_path: Path, web_port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "BUDBRINGER_SERVICE__SECRET_KEY": "s" * 40,
+        "BUDBRINGER_SERVICE__DATA_DIR": str(tmp_path / "var"),
+        "BUDBRINGER_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path}/run.db",
+        "BUDBRINGER_WEB__PORT": str(web_port),
+        "BUDBRINGER_MAIL__TRANSPORT": "file",
+        "BUDBRINGER_MAIL__OUTBOX_DIR": str(tmp_path / "outbox"),
+    })
+    return env
+
+
+async def _cli(env, *args) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "service", *args, env=env, cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+async def _healthz(port: int, deadline: float) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as http:
+        while True:
+            try:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    return resp.status, await resp.json()
+            except aiohttp.ClientConnectorError:
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+
+
+async def test_run_serves_every_role_and_stops_cleanly_on_sigterm(tmp_path):
+    port = free_port()
+    env = _env(tmp_path, port)
+    upgrade = await _cli(env, "db", "upgrade")
+    out, _ = await upgrade.communicate()
+    assert upgrade.returncode == 0, out.decode()
+
+    proc = await _cli(env, "run")
+    try:
+        status, body = await _healthz(port, time.monotonic() + 20)
+        assert status == 200, body
+        assert set(body["roles"]) == {"worker", "scheduler"}
+        assert all(role["ok"] for role in body["roles"].values()), body
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
+    assert proc.returncode == 0, out.decode()
+    assert "shutting down" in out.decode()
