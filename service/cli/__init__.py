@@ -10,10 +10,11 @@ import argparse
 import asyncio
 import importlib
 import inspect
-import logging
 import os
 import sys
 from pathlib import Path
+
+from service import logs
 
 COMMAND_MODULES = (
     "service.cli.config",  # check-config
@@ -34,6 +35,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="TOML config file (default: ./config.toml; environment BUDBRINGER_<SECTION>__<KEY> overrides)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument(
+        "--log-format", choices=("text", "json"), default=os.environ.get("BUDBRINGER_LOG_FORMAT", "text"),
+        help="text lines, or one JSON object per line (environment BUDBRINGER_LOG_FORMAT)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         try:
@@ -49,10 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logs.configure(verbose=args.verbose, fmt=args.log_format)
     func = args.func
     try:
         if inspect.iscoroutinefunction(func):

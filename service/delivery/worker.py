@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from service import logs
 from service.bounces.returnpath import return_path
 from service.db.models import Delivery
 from service.delivery import metrics, policy
@@ -179,6 +180,7 @@ class Worker:
         relay_down: list[TransportError] = []
 
         async def one(job: _Job) -> None:
+            logs.delivery_id.set(job.delivery_id)  # each send runs in its own task: its own context
             async with gate:
                 if relay_down:  # no relay reachable: do not knock again for every message
                     result: SendResult | TransportError = relay_down[0]

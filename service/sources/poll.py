@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
+from service import metrics
 from service.db.models import Source
 from service.sources.fetch import FetchError
 from service.sources.info import SourceInfo, load_source
@@ -102,6 +103,7 @@ def next_poll(now: datetime, interval_minutes: int, failures: int) -> datetime:
 
 
 async def _record_health(runtime, source: SourceInfo, report: PollReport, gone: bool) -> None:
+    metrics.count_poll(source.slug, report)
     now = runtime.clock.now()
     async with runtime.db.transaction() as s:
         row = await s.get(Source, source.id)

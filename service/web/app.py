@@ -28,7 +28,7 @@ MAX_REQUEST_BYTES = 12 * 1024 * 1024  # attachments and CSV imports; forms are f
 
 def create_app(runtime: Runtime) -> web.Application:
     app = web.Application(
-        middlewares=[middleware.security_headers, middleware.errors, middleware.csrf],
+        middlewares=[middleware.request_ids, middleware.security_headers, middleware.errors, middleware.csrf],
         client_max_size=MAX_REQUEST_BYTES,
     )
     app[RUNTIME] = runtime

@@ -8,6 +8,7 @@ orchestrator restarts the process.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from aiohttp import web
@@ -15,6 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.db.migrate import pending
 from service.web.keys import RUNTIME
+
+log = logging.getLogger(__name__)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -56,6 +59,12 @@ def role_health(runtime) -> dict[str, dict]:
 
 
 async def metrics(request: web.Request) -> web.Response:
+    from service import metrics as service_metrics
+
+    try:
+        await service_metrics.refresh(request.app[RUNTIME])
+    except Exception:  # a scrape while the database is away still serves the counters
+        log.warning("metrics: could not read the ledger", exc_info=True)
     return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

@@ -1,4 +1,4 @@
-"""Middlewares: domain errors to answers, security headers, CSRF.
+"""Middlewares: request ids, domain errors to answers, security headers, CSRF.
 
 CSRF: every state-changing request must come from our own origin (Origin, else Referer,
 when the browser sends one) and carry the form field `csrf_token` (or the header
@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from service import logs
 from service.errors import DomainError
 from service.web.keys import RUNTIME
 
@@ -41,6 +42,20 @@ def _page(request: web.Request, status: int, message: str) -> web.Response:
     except Exception:  # the error page itself must never fail
         log.exception("error page failed")
         return web.Response(text=message or "Fejl", status=status)
+
+
+@web.middleware
+async def request_ids(request: web.Request, handler):
+    """Every request gets an id: in each log line about it and in the X-Request-Id header."""
+    rid = secrets.token_hex(8)
+    logs.request_id.set(rid)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        exc.headers["X-Request-Id"] = rid
+        raise
+    response.headers["X-Request-Id"] = rid
+    return response
 
 
 @web.middleware

@@ -82,3 +82,31 @@ async def test_migrations_are_idempotent(db_url):
     await upgrade(db)  # a second upgrade is a no-op, not an error
     assert not await pending(db)
     await db.dispose()
+
+
+def test_sqlite_online_backup_is_a_consistent_copy_that_restores(tmp_path, capsys, monkeypatch):
+    import sqlite3
+
+    from service.cli import main
+
+    monkeypatch.setenv("BUDBRINGER_SERVICE__SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("BUDBRINGER_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path}/live.db")
+    config = ["--config", str(tmp_path / "config.toml")]
+    assert main([*config, "db", "upgrade"]) == 0
+    # The service holds the database open (WAL) while the copy is taken.
+    live = sqlite3.connect(tmp_path / "live.db")
+    live.execute("INSERT INTO suppressions (email_hash, reason, note, created_at, created_by) "
+                 "VALUES ('ab' || hex(randomblob(8)), 'manual', 'før backup', '2026-11-23 10:00:00', 'test')")
+    live.commit()
+
+    assert main([*config, "db", "backup", str(tmp_path / "copy.db")]) == 0
+    assert "integrity ok" in capsys.readouterr().out
+    assert main([*config, "db", "backup", str(tmp_path / "copy.db")]) == 2  # never overwrites
+    live.close()
+
+    # Restoring is starting on the copy: it is current and complete.
+    monkeypatch.setenv("BUDBRINGER_DATABASE__URL", f"sqlite+aiosqlite:///{tmp_path}/copy.db")
+    assert main([*config, "db", "status"]) == 0
+    copy = sqlite3.connect(tmp_path / "copy.db")
+    assert copy.execute("SELECT note FROM suppressions").fetchall() == [("før backup",)]
+    assert copy.execute("SELECT count(*) FROM municipalities").fetchone() == (19,)

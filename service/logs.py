@@ -1,0 +1,66 @@
+"""Logging: plain lines for a terminal, one JSON object per line for a log collector.
+
+Every record carries the id of what it is about when there is one: `request_id` (set by
+the web middleware, echoed in the `X-Request-Id` response header) and `delivery_id` (set
+by the send worker around each message). They live in context variables, so concurrent
+requests and sends never mix them up.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+from datetime import datetime, timezone
+
+request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+delivery_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("delivery_id", default=None)
+
+_CONTEXT = {"request_id": request_id, "delivery_id": delivery_id}
+
+
+class ContextFilter(logging.Filter):
+    """Copies the context ids onto each record (as attributes, None when unset)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for name, var in _CONTEXT.items():
+            if not hasattr(record, name):
+                setattr(record, name, var.get())
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        out = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in _CONTEXT:
+            value = getattr(record, name, None)
+            if value is not None:
+                out[name] = value
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        ids = " ".join(f"{n}={getattr(record, n)}" for n in _CONTEXT if getattr(record, n, None) is not None)
+        return f"{line} [{ids}]" if ids else line
+
+
+def configure(*, verbose: bool = False, fmt: str = "text") -> None:
+    handler = logging.StreamHandler()
+    handler.addFilter(ContextFilter())
+    handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
