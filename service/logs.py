@@ -56,11 +56,18 @@ class TextFormatter(logging.Formatter):
         return f"{line} [{ids}]" if ids else line
 
 
-def configure(*, verbose: bool = False, fmt: str = "text") -> None:
+def configure(*, verbose: bool = False, fmt: str = "text", force: bool = False) -> logging.Handler | None:
+    """Install our handler on the root logger, like `logging.basicConfig`: when something
+    else already set logging up (a test runner, an embedding program), leave it alone
+    unless `force`. Returns the handler installed, if any."""
+    root = logging.getLogger()
+    if not force and any(not getattr(h, "budbringer", False) for h in root.handlers):
+        return None
     handler = logging.StreamHandler()
+    handler.budbringer = True  # type: ignore[attr-defined]
     handler.addFilter(ContextFilter())
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not getattr(h, "budbringer", False)] + [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    return handler

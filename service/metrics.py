@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from prometheus_client import Counter, Gauge
 from sqlalchemy import func, select
 
+from service.delivery import metrics as delivery_metrics  # noqa: F401 - every process shows the send metrics
+
 if TYPE_CHECKING:
     from service.runtime import Runtime
 

@@ -30,14 +30,14 @@ async def test_every_response_carries_a_request_id(client):
 
 
 def test_json_log_lines_carry_the_ids(capsys):
-    logs.configure(fmt="json")
+    handler = logs.configure(fmt="json", force=True)
     try:
         token = logs.delivery_id.set(42)
         logging.getLogger("budbringer.test").warning("sendt til %s", "æøå@example.dk")
         logs.delivery_id.reset(token)
         line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
     finally:
-        logging.getLogger().handlers.clear()
+        logging.getLogger().removeHandler(handler)
     assert line["delivery_id"] == 42
     assert line["message"] == "sendt til æøå@example.dk"
     assert line["level"] == "warning"
