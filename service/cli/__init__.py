@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "service.cli.users",  # user add / user list / user password
     "service.cli.people",  # import, export (subscribers, press contacts)
     "service.cli.sources",  # source list / poll, api-token add
+    "service.cli.digests",  # digest run, match
     "service.cli.campaigns",  # campaign list / send-test
 )
 
