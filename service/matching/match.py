@@ -1,0 +1,218 @@
+"""Turn new items into matches: `match_pending_items(runtime)`.
+
+An item waits for matching while `matched_revision < revision` and it is public (an item
+under embargo waits until `public_at`). Each item is matched in its own transaction:
+
+1. one `INSERT … SELECT` writes a `Match` for every subscriber the rules let through
+   (`service.matching.rules`); the unique (subscriber, item) key makes a second run a no-op;
+2. immediate subscribers — and everyone, for an urgent item — get an alert delivery in one
+   more `INSERT … SELECT` (key `alert:<item>:<subscriber>:<revision>`), and their match
+   points at it; daily and weekly matches stay pending (`delivery_id` NULL) for the digest;
+3. `matched_revision` is set to the item's revision.
+
+An edited item (revision > 1, matched before) is not announced again unless its source
+said so (`announce_revision`): then every matching subscriber gets it once more (a new
+alert, or back into the next digest). A figures item asks the campaigns part for a press
+draft once per revision; a failure there is logged and never blocks matching.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from sqlalchemy import false, literal, null, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db.base import UtcDateTime
+from service.db.models import Delivery, Item, Match, item_municipalities, item_topics
+from service.delivery.outbox import mail_domain
+from service.matching.rules import (
+    ItemFacts,
+    SqlContext,
+    SubscriberFacts,
+    Verdict,
+    evaluate,
+    match_reason,
+    subscriber_condition,
+)
+from service.matching.sql import dialect_of, message_id_sql, prepare, suppressed_active_ids, text_of
+from service.bounces.audience import suppressed
+from subscribers.models import Audience, Subscriber, Topic, subscriber_municipalities, subscriber_topics
+
+if TYPE_CHECKING:
+    from service.runtime import Runtime
+
+log = logging.getLogger(__name__)
+SUPPRESSED_LIST_LIMIT = 2000  # beyond this, test suppression in SQL instead of a NOT IN list
+
+
+@dataclass(frozen=True)
+class Matched:
+    item_id: int
+    kind: str
+    revision: int
+    matches: int
+    alerts: int
+
+
+async def match_pending_items(runtime: "Runtime") -> int:
+    """Match every public item not yet matched at its current revision; return how many."""
+    now = runtime.clock.now()
+    async with runtime.db.reader() as s:
+        ids = list(await s.scalars(
+            select(Item.id)
+            .where(Item.matched_revision < Item.revision, or_(Item.public_at.is_(None), Item.public_at <= now))
+            .order_by(Item.id)
+        ))
+        if not ids:
+            return 0
+        await prepare(s)
+        blocked: list[int] | None = await suppressed_active_ids(s)
+    if blocked is not None and len(blocked) > SUPPRESSED_LIST_LIMIT:
+        blocked = None
+    done = 0
+    for item_id in ids:
+        result = await match_item(runtime, item_id, suppressed_ids=blocked)
+        if result is None:
+            continue
+        done += 1
+        log.info("item %s rev %s matched: %s matches, %s alerts", item_id, result.revision, result.matches, result.alerts)
+        if result.kind == "figures":
+            await _draft(runtime, item_id)
+    return done
+
+
+async def _draft(runtime: "Runtime", item_id: int) -> None:
+    try:
+        from service.campaigns.drafts import draft_from_figures
+
+        await draft_from_figures(runtime, item_id)
+    except Exception:  # a press draft must never hold back subscribers' mail
+        log.exception("press draft for figures item %s failed; matching went on", item_id)
+
+
+async def match_item(runtime: "Runtime", item_id: int, *, suppressed_ids: list[int] | None = None) -> Matched | None:
+    """Match one item at its current revision (None: nothing to do: gone, done, or under embargo)."""
+    now = runtime.clock.now()
+    domain = mail_domain(runtime.settings.mail.from_address)
+    async with runtime.db.transaction() as s:
+        await prepare(s)
+        row = (await s.execute(
+            select(Item.id, Item.kind, Item.revision, Item.matched_revision, Item.announce_revision,
+                   Item.urgent, Item.public_at).where(Item.id == item_id).with_for_update()
+        )).one_or_none()
+        if row is None or row.matched_revision >= row.revision:
+            return None
+        facts = await item_facts(s, item_id)
+        if facts.public_at is not None and facts.public_at > now:
+            return None
+        first = row.matched_revision == 0
+        matches = alerts = 0
+        if first or row.announce_revision:
+            ctx = SqlContext(dialect_of(s), now, suppressed_ids)
+            matches = await _insert_matches(s, facts, ctx, again=not first)
+            alerts = await _queue_alerts(s, facts, row.revision, now, domain)
+        await s.execute(update(Item).where(Item.id == item_id).values(matched_revision=row.revision))
+    return Matched(item_id, row.kind, row.revision, matches, alerts)
+
+
+def _insert(session: AsyncSession, table):
+    return pg_insert(table) if dialect_of(session) == "postgresql" else sqlite_insert(table)
+
+
+async def _insert_matches(s: AsyncSession, item: ItemFacts, ctx: SqlContext, *, again: bool) -> int:
+    frequency = literal("immediate") if item.urgent else Subscriber.frequency
+    reason = match_reason(item)
+    sel = select(
+        Subscriber.id, literal(item.id), frequency,
+        literal(reason) if isinstance(reason, str) else reason,
+        literal(ctx.now, UtcDateTime()), null(),
+    ).where(subscriber_condition(item, ctx))
+    ins = _insert(s, Match).from_select(
+        ["subscriber_id", "item_id", "frequency", "reason", "created_at", "delivery_id"], sel)
+    if again:  # an announced revision: everyone who matches now gets it once more
+        ins = ins.on_conflict_do_update(
+            index_elements=["subscriber_id", "item_id"],
+            set_={"frequency": ins.excluded.frequency, "reason": ins.excluded.reason, "delivery_id": None},
+        )
+    else:
+        ins = ins.on_conflict_do_nothing(index_elements=["subscriber_id", "item_id"])
+    return (await s.execute(ins)).rowcount or 0
+
+
+def alert_key(item_id: int, subscriber_id: int, revision: int) -> str:
+    return f"alert:{item_id}:{subscriber_id}:{revision}"
+
+
+async def _queue_alerts(s: AsyncSession, item: ItemFacts, revision: int, now, domain: str) -> int:
+    dialect = dialect_of(s)
+    key = literal(f"alert:{item.id}:") + text_of(Match.subscriber_id) + literal(f":{revision}")
+    at = literal(now, UtcDateTime())
+    sel = (
+        select(
+            key, literal("alert"), Subscriber.email, Subscriber.id, literal(item.id),
+            literal({"revision": revision}, Delivery.__table__.c.params.type), Subscriber.language,
+            literal("queued"), literal(0), at, message_id_sql(dialect, key, domain), at, false(),
+        )
+        .select_from(Match)
+        .join(Subscriber, Subscriber.id == Match.subscriber_id)
+        .where(Match.item_id == item.id, Match.frequency == "immediate", Match.delivery_id.is_(None),
+               Subscriber.status == "active")
+    )
+    ins = _insert(s, Delivery).from_select(
+        ["key", "kind", "recipient", "subscriber_id", "item_id", "params", "language", "status", "attempts",
+         "next_attempt_at", "message_id", "created_at", "possible_duplicate"], sel,
+    ).on_conflict_do_nothing(index_elements=["key"])
+    queued = (await s.execute(ins)).rowcount or 0
+    delivery = select(Delivery.id).where(Delivery.key == key).scalar_subquery()
+    await s.execute(
+        update(Match)
+        .where(Match.item_id == item.id, Match.frequency == "immediate", Match.delivery_id.is_(None))
+        .values(delivery_id=delivery)
+        .execution_options(synchronize_session=False)
+    )
+    return queued
+
+
+async def item_facts(s: AsyncSession, item_id: int) -> ItemFacts:
+    item = (await s.execute(select(Item.id, Item.public_at, Item.urgent).where(Item.id == item_id))).one()
+    topics = (await s.execute(
+        select(Topic.id, Topic.slug).join(item_topics, item_topics.c.topic_id == Topic.id)
+        .where(item_topics.c.item_id == item_id)
+    )).all()
+    munis = await s.scalars(select(item_municipalities.c.municipality_code).where(item_municipalities.c.item_id == item_id))
+    return ItemFacts(
+        id=item.id, topic_ids=frozenset(t.id for t in topics), municipalities=frozenset(munis),
+        public_at=item.public_at, urgent=bool(item.urgent), topic_names={t.id: t.slug for t in topics},
+    )
+
+
+async def subscriber_facts(s: AsyncSession, subscriber_id: int) -> SubscriberFacts | None:
+    sub = (await s.execute(
+        select(Subscriber.id, Subscriber.email, Subscriber.status, Subscriber.frequency, Audience.slug.label("audience"))
+        .outerjoin(Audience, Audience.id == Subscriber.audience_id).where(Subscriber.id == subscriber_id)
+    )).one_or_none()
+    if sub is None:
+        return None
+    topics = await s.scalars(select(subscriber_topics.c.topic_id).where(subscriber_topics.c.subscriber_id == sub.id))
+    munis = await s.scalars(
+        select(subscriber_municipalities.c.municipality_code).where(subscriber_municipalities.c.subscriber_id == sub.id))
+    return SubscriberFacts(
+        id=sub.id, status=sub.status, suppressed=bool(await suppressed(s, [sub.email])),
+        topic_ids=frozenset(topics), municipalities=frozenset(munis), audience=sub.audience, frequency=sub.frequency,
+    )
+
+
+async def explain(session: AsyncSession, item_id: int, subscriber_id: int, now=None) -> list[Verdict]:
+    """Why this item does (every verdict ok) or does not match this subscriber, rule by rule."""
+    from service.clock import SystemClock
+
+    item = await item_facts(session, item_id)
+    sub = await subscriber_facts(session, subscriber_id)
+    if sub is None:
+        return [Verdict("subscriber", False, f"no subscriber {subscriber_id}")]
+    return evaluate(item, sub, now or SystemClock().now())

@@ -1,0 +1,100 @@
+"""The digest mail (kind "digest"): every entry a digest run attached to this delivery,
+grouped by topic, in the subscriber's language; a politician's digest leads with a short
+summary. Parts are rendered once and shared between subscribers (`assemble`, `blocks`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from service.db.models import Item, Match
+from service.render.blocks import fill_block, item_block, summary_block, topic_heading
+from service.render.assemble import shell
+from service.render.footer import footer
+from service.render.message import Rendered
+from service.render.views import ItemView, SubscriberView, load_items, load_subscriber, primary_topic
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from service.db.models import Delivery
+    from service.runtime import Runtime
+
+
+class NothingToSend(LookupError):
+    """The delivery has no entries (or no subscriber) any more."""
+
+
+SUBJECTS = {
+    ("da", "daily"): "Dit daglige overblik", ("da", "weekly"): "Dit ugentlige overblik",
+    ("en", "daily"): "Your daily digest", ("en", "weekly"): "Your weekly digest",
+}
+
+
+def _count(n: int, lang: str) -> str:
+    if lang == "en":
+        return f"{n} new item" + ("" if n == 1 else "s")
+    return f"{n} " + ("ny meddelelse" if n == 1 else "nye meddelelser")
+
+
+def group(items: list[ItemView], sub: SubscriberView):
+    """[(topic, [items])] by the topics' order; figures first inside a group, then newest first."""
+    groups: dict[str, tuple] = {}
+    for item in items:
+        topic = primary_topic(item, sub.topic_ids)
+        key = topic.slug if topic else ""
+        groups.setdefault(key, (topic, []))[1].append(item)
+    ordered = sorted(groups.values(), key=lambda g: (g[0] is None, g[0].position if g[0] else 0, g[0].slug if g[0] else ""))
+    for _, members in ordered:
+        members.sort(key=lambda i: (not i.is_figures, -i.published_at.timestamp(), i.id))
+    return ordered
+
+
+async def render_digest(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery") -> Rendered:
+    sub = await load_subscriber(session, delivery.subscriber_id)
+    if sub is None:
+        raise NothingToSend(f"digest {delivery.id}: the subscriber is gone")
+    rows = (await session.execute(
+        select(Match.item_id, Item.revision).join(Item, Item.id == Match.item_id).where(Match.delivery_id == delivery.id)
+    )).all()
+    if not rows:
+        raise NothingToSend(f"digest {delivery.id} has no entries")
+    lang = sub.language
+    frequency = (delivery.params or {}).get("frequency") or sub.frequency
+    items = await load_items(runtime, session, {r.item_id: r.revision for r in rows}, lang)
+    sh = shell(runtime, "digest", lang)
+    html_parts: list[str] = []
+    text_parts: list[str] = []
+    blocks = {}
+    for item in items:
+        blocks[item.id] = item_block(runtime, sh, item, lang, sub.municipalities)
+    groups = group(items, sub)
+    if sub.politician:
+        lines = tuple(blocks[i.id].headline for _, members in groups for i in members)
+        h, t = summary_block(runtime, sh, lines, lang)
+        html_parts.append(h)
+        text_parts.append(t)
+    for topic, members in groups:
+        h, t = topic_heading(runtime, sh, topic, lang)
+        html_parts.append(h)
+        text_parts.append(t)
+        for item in members:
+            h, t = fill_block(runtime, blocks[item.id], sub, item.id)
+            html_parts.append(h)
+            text_parts.append(t)
+    org = runtime.settings.service.organisation
+    if lang == "en":
+        how = "daily" if frequency == "daily" else "weekly"
+        reason = f"You receive this {how} digest because you subscribe to news from {org}."
+    else:
+        how = "dagligt" if frequency == "daily" else "ugentligt"
+        reason = f"Du får dette overblik {how}, fordi du abonnerer på nyheder fra {org}."
+    foot = footer(runtime, lang=lang, reason=reason, subscriber_id=sub.id, token_version=sub.token_version)
+    title = f"{SUBJECTS.get((lang, frequency), SUBJECTS[(lang, 'daily')])}: {_count(len(items), lang)}"
+    preheader = " · ".join(i.title for _, members in groups for i in members)[:200]
+    html, text = sh.fill(title=title, preheader=preheader, body_html="".join(html_parts),
+                         body_text="\n".join(text_parts), footer=foot)
+    return Rendered(subject=title, text=text, html=html, unsubscribe_url=foot["unsubscribe_url"] or None,
+                    headers={"X-Budbringer-Kind": "digest"})
