@@ -32,12 +32,13 @@ def current_period(frequency: str, now: datetime, tz: ZoneInfo) -> str:
 
 
 def local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
-    """The UTC instant of a local wall time; a time inside the spring-forward gap moves forward."""
-    naive = datetime.combine(day, at)
-    first = naive.replace(tzinfo=tz, fold=0).astimezone(timezone.utc)
-    if first.astimezone(tz).replace(tzinfo=None) != naive:  # in the gap: the clock jumped over it
-        first = naive.replace(tzinfo=tz, fold=1).astimezone(timezone.utc)
-    return first
+    """The UTC instant of a local wall time.
+
+    fold=0: a time that happens twice (the fall-back night) means the first; a time that
+    does not exist (inside the spring-forward gap) is read with the offset before the jump,
+    which lands as far after the gap as it was into it (02:30 → 03:30 summer time).
+    """
+    return datetime.combine(day, at).replace(tzinfo=tz, fold=0).astimezone(timezone.utc)
 
 
 def _hhmm(text: str) -> time:

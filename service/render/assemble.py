@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from service.runtime import Runtime
 
 SLOT = re.compile(r"BBSLOT([a-z_]+)X")
+BLANKS = re.compile(r"\n{3,}")
 STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S | re.I)
 CACHE_KEY = "render_cache"
 MAX_ENTRIES = 20_000
@@ -127,7 +128,7 @@ class Shell:
             "title": title, "preheader": preheader, "body": body_text, "reason": reason,
             "preferences_url": prefs, "unsubscribe_url": unsub,
         })
-        return html, text
+        return html, BLANKS.sub("\n\n", text)
 
     def fragment(self, html: str) -> str:
         """A piece of HTML with the mail's CSS inlined (no <html> around it)."""

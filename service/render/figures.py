@@ -112,13 +112,15 @@ def _relative_move(area: dict[str, Any]) -> float:
     return abs(change)
 
 
-def _headline(row: AreaRow | None, lang: str, unit: str, period_label: str) -> str:
-    if row is None:
+def _headline(rows: tuple[AreaRow, ...], lang: str, period_label: str) -> str:
+    """'Aarhus 8.054 (−77 fra sidste måned, −499 fra sidste år); Randers …' (the title names the month)."""
+    if not rows:
         return ""
     if lang == "en":
-        return (f"{row.name}, {period_label}: {row.value} ({row.month} since last month, "
-                f"{row.year} since last year).")
-    return f"{row.name}, {period_label}: {row.value} ({row.month} fra sidste måned, {row.year} fra sidste år)."
+        parts = [f"{r.name} {r.value} ({r.month} since last month, {r.year} since last year)" for r in rows[:3]]
+    else:
+        parts = [f"{r.name} {r.value} ({r.month} fra sidste måned, {r.year} fra sidste år)" for r in rows[:3]]
+    return "; ".join(parts)
 
 
 def figures_view(data: dict[str, Any] | None, own_codes: tuple[str, ...] | frozenset[str], lang: str) -> FiguresView | None:
@@ -147,11 +149,11 @@ def figures_view(data: dict[str, Any] | None, own_codes: tuple[str, ...] | froze
         for a in charted
     )
     period_label = month_name(str(data.get("period") or ""), lang)
-    lead = own[0] if own else region
+    lead = own if own else tuple(r for r in (region,) if r is not None)
     return FiguresView(
         period_label=period_label,
         previous_label=month_name(str(data.get("previous_period") or ""), lang),
         year_ago_label=month_name(str(data.get("year_ago_period") or ""), lang),
         unit=str(data.get("unit") or ""), own=own, region=region, country=country, movers=movers, bars=bars,
-        headline=_headline(lead, lang, str(data.get("unit") or ""), period_label),
+        headline=_headline(lead, lang, period_label),
     )
