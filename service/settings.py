@@ -93,6 +93,16 @@ class WebSettings(Section):
     signup_per_ip_per_hour: int = Field(20, ge=1, description="Signup form posts allowed per client address per hour.")
 
 
+class StaffSettings(Section):
+    cookie_secure: Literal["auto", "always", "never"] = Field("auto", description="Staff session cookie Secure flag: auto = when base_url is https.")
+    cookie_samesite: Literal["Lax", "Strict"] = Field("Strict", description="SameSite of the staff session cookie.")
+    slowdown_after: int = Field(3, ge=1, description="Failed logins (per account or per address) before each further try must wait.")
+    slowdown_seconds: int = Field(2, ge=1, description="First wait after slowdown_after failures; doubles with each failure.")
+    lockout_failures: int = Field(8, ge=2, description="Failed logins per account within the window that lock it.")
+    ip_lockout_failures: int = Field(30, ge=2, description="Failed logins per client address within the window that lock it out.")
+    window_minutes: int = Field(15, ge=1, description="Window for counting failures; a lockout lasts until failures age out of it.")
+
+
 class SmtpServer(Section):
     host: str = Field("127.0.0.1", description="SMTP relay host.")
     port: int = Field(25, ge=1, le=65535, description="SMTP relay port.")
@@ -242,6 +252,7 @@ class Settings(BaseSettings):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    staff: StaffSettings = Field(default_factory=StaffSettings)
     mail: MailSettings = Field(default_factory=MailSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     bounces: BounceSettings = Field(default_factory=BounceSettings)
