@@ -4,6 +4,8 @@ or updates the item when its content changed."""
 
 from __future__ import annotations
 
+import re
+
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
@@ -17,6 +19,9 @@ from service.sources.store import ItemDraft, save_item
 from subscribers.models import Topic
 
 Kind = Literal[ITEM_KINDS]  # type: ignore[valid-type]
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 class PushItem(BaseModel):
@@ -35,6 +40,16 @@ class PushItem(BaseModel):
     municipalities: list[str] = Field(default_factory=list, max_length=30, description="Municipality codes (\"751\") or names.")
     urgent: bool = Field(False, description="Send at once even to digest subscribers (where the matcher allows).")
     language: Literal["da", "en"] = "da"
+
+    @field_validator("external_id", "title", "summary", "summary_html", "link", "topics", "municipalities")
+    @classmethod
+    def _no_control_characters(cls, v):
+        # NUL cannot be stored in PostgreSQL text, and no control character belongs in an
+        # item (tabs and newlines excepted): refuse them with the field's name.
+        for text in (v if isinstance(v, list) else [v]):
+            if text and _CONTROL.search(text):
+                raise ValueError("must not contain control characters")
+        return v
 
     @field_validator("link")
     @classmethod

@@ -104,3 +104,12 @@ async def test_openapi_document_describes_the_push(client, db_kind):
     assert set(schema["required"]) == {"external_id", "title"}
     assert "figures" in schema["properties"]["kind"]["enum"]
     assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+async def test_control_characters_refused_with_the_field_named(client, runtime, db_kind):
+    # Found by schemathesis: a NUL in a string reached PostgreSQL and gave a 500.
+    _, token = await create_token(runtime, "CMS")
+    r = await client.post("/api/v1/items", json={**GOOD, "title": "Ny\x00analyse"},
+                          headers={"Authorization": f"Bearer {token}"})
+    assert r.status == 422  # like every other field that breaks the schema
+    assert "title" in (await r.json())["fields"]
