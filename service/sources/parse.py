@@ -152,6 +152,10 @@ def _summary_source(e) -> str:
     return value
 
 
+# C0 control characters other than tab and newline, and DEL: never part of a title or text.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def sanitise_html(markup: str) -> str:
     if not markup:
         return ""
@@ -165,7 +169,7 @@ def html_to_text(markup: str) -> str:
     if not markup:
         return ""
     with_breaks = BLOCK_END.sub(lambda m: m.group(0) + "\n", markup)
-    text = html.unescape(nh3.clean(with_breaks, tags=set()))
+    text = CONTROL.sub("", html.unescape(nh3.clean(with_breaks, tags=set())))
     lines = [SPACES.sub(" ", line).strip() for line in text.splitlines()]
     return "\n".join(line for line in lines if line)
 
@@ -173,7 +177,7 @@ def html_to_text(markup: str) -> str:
 def plain_text(value: str) -> str:
     """A title or other one-line text: tags removed, entities decoded, spaces collapsed."""
     text = html.unescape(nh3.clean(value or "", tags=set()))
-    return " ".join(text.split())
+    return " ".join(CONTROL.sub("", text).split())
 
 
 def safe_link(value: str | None) -> str | None:

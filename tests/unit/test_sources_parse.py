@@ -84,3 +84,12 @@ def test_canonical_link():
 def test_fixture_feeds_parse():
     for name in ("nyheder.rss.xml", "nyheder-next.rss.xml", "retningslinjer.atom.xml", "best-practice.rss.xml"):
         assert parse_feed((DATA / "feeds" / name).read_bytes())
+
+
+def test_control_characters_never_reach_titles_or_text():
+    body = (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title><item>'
+            b'<title>Ledighed\x01 i\x0b Aarhus</title><guid>g1</guid><description>Tal\x1f fra &#0;marts</description>'
+            b'</item></channel></rss>')
+    entries = parse_feed(body)
+    assert [e.title for e in entries] == ["Ledighed i Aarhus"]
+    assert all(ord(c) >= 32 or c in "\n\t" for e in entries for c in e.title + e.summary)
