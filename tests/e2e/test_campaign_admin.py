@@ -1,49 +1,28 @@
 """Admin pages for campaigns and the press list, over HTTP.
 
-The staff login belongs to the admin part; until it is in the tree these tests stand in
-a guard that sets `request["user"]` (the contract `require_role` keeps), and check what
-a press officer sees and does: compose, preview in a sandboxed frame with its own CSP,
+A press officer logs in through the real staff login and does: compose, preview in a sandboxed frame with its own CSP,
 test send to self, schedule with an embargo, import the press list.
 """
 
 from __future__ import annotations
 
 import re
-from types import SimpleNamespace
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 
 from service.campaigns.release import release_due
-from service.web.admin import _common, campaigns, press
-from service.web.app import create_app
-from tests.campaign_support import add_user, deliveries, render
+from tests.admin_support import log_in, staff_client
+from tests.campaign_support import deliveries, render
 
 
 @pytest.fixture
-async def officer_client(runtime, monkeypatch):
-    uid = await add_user(runtime, "pia@raadet.example", "press")
-    me = SimpleNamespace(id=uid, email="pia@raadet.example", role="press")
-
-    def fake_guard(*roles):
-        def wrap(handler):
-            async def inner(request):
-                request["user"] = me
-                return await handler(request)
-            return inner
-        return wrap
-
-    monkeypatch.setattr(_common, "guard", fake_guard)
-    monkeypatch.setattr(campaigns, "guard", fake_guard)
-    monkeypatch.setattr(press, "guard", fake_guard)
-    app = create_app(runtime)
-    if not any(r.resource.canonical == "/admin/campaigns" for r in app.router.routes() if r.resource):
-        campaigns.setup(app)
-        press.setup(app)
-    async with TestClient(TestServer(app, host="127.0.0.1")) as c:
-        await c.get("/archive")  # the CSRF cookie
+async def officer_client(runtime):
+    """A press officer, logged in through the real staff login."""
+    c = await staff_client(runtime, "pia@raadet.example", "press")
+    try:
         yield c
+    finally:
+        await c.close()
 
 
 def _csrf(client) -> str:
@@ -93,6 +72,7 @@ async def test_compose_preview_test_send_schedule(runtime, officer_client, db_ki
     assert without_token.status == 403
     runtime.clock.set(runtime.clock.now().replace(day=24, hour=9))
     await release_due(runtime)
+    assert (await log_in(c, "pia@raadet.example")).status == 303  # a day later: the 8-hour session has ended
     r = await c.post(f"/admin/campaigns/{cid}/cancel", data={"csrf_token": _csrf(c)})
     assert r.status == 409  # sending has started
     report = await (await c.get(f"/admin/campaigns/{cid}")).text()

@@ -58,11 +58,11 @@ async def audit(request: web.Request, session, action: str, target: str = "", **
     """One audit row in the caller's transaction (service.audit.record when it exists)."""
     u = user(request)
     try:
-        from service.audit import record  # type: ignore[import-not-found]
+        from service.audit import record_request  # type: ignore[import-not-found]
     except ImportError:
-        record = None
-    if record is not None:
-        await record(session, request=request, action=action, target=target, detail=detail)
+        record_request = None
+    if record_request is not None:
+        await record_request(session, request, action, target, detail)
         return
     session.add(AuditEntry(user_id=attr(u, "id"), actor=attr(u, "email", "?"), action=action, target=target,
                            detail=detail, ip=request.remote, at=request.app[RUNTIME].clock.now()))

@@ -1,0 +1,1 @@
+"""Staff accounts: password hashes, login, server-side sessions, roles."""
