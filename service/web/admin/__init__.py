@@ -15,9 +15,9 @@ PAGES = (
     "service.web.admin.dashboard",  # /admin/ (overview, retry of failed deliveries)
     "service.web.admin.topics",  # /admin/topics
     "service.web.admin.subscribers",  # /admin/subscribers (search, detail, edit, block, delete)
-    # "service.web.admin.people_io",  # /admin/subscribers/import, /admin/subscribers/export.csv
+    "service.web.admin.people_io",  # /admin/subscribers/import, /admin/subscribers/export.csv
     "service.web.admin.sources",  # /admin/sources
-    # "service.web.admin.suppression",  # /admin/suppression, bounce and complaint log
+    "service.web.admin.suppression",  # /admin/suppression, bounce and complaint log
     "service.web.admin.users",  # /admin/users (admins only)
     "service.web.admin.audit_log",  # /admin/audit
     "service.web.admin.campaigns",  # /admin/campaigns (press releases, newsletters)

@@ -1,0 +1,35 @@
+"""A headless Debian chromium driven by Playwright (async API), and the app served on a
+loopback port the browser can reach. Used when tests/e2e/conftest.py has no browser fixture."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture
+async def browser_page():
+    if not shutil.which(CHROMIUM):
+        pytest.skip("Debian's chromium is not installed")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        context = await browser.new_context(locale="da-DK", viewport={"width": 1366, "height": 768})
+        page = await context.new_page()
+        dialogs: list[str] = []
+
+        async def on_dialog(dialog):
+            dialogs.append(dialog.message)
+            await dialog.dismiss()
+
+        page.on("dialog", on_dialog)
+        page.dialogs = dialogs  # any alert() that ran lands here
+        try:
+            yield page
+        finally:
+            await context.close()
+            await browser.close()
