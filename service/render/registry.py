@@ -27,6 +27,7 @@ RENDERERS: dict[str, str] = {
     "manage": "subscribers.mails:render_manage",
     "welcome": "subscribers.mails:render_welcome",
     "email_change": "subscribers.mails:render_email_change",
+    "export": "subscribers.mails:render_export",
     "alert": "service.render.alert:render_alert",
     "digest": "service.render.digest:render_digest",
     "press_release": "service.campaigns.render:render_campaign",
