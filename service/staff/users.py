@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -47,7 +48,8 @@ async def add_user(s: AsyncSession, email: str, *, role: str, password: str, now
         raise Invalid(reason, {"password": reason})
     if await s.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"Der findes allerede en bruger med e-mailen {email}.")
-    user = User(email=email, name=name.strip()[:200], password_hash=hash_password(password), role=role,
+    hashed = await asyncio.to_thread(hash_password, password)  # ~0.2 s of CPU, off the event loop
+    user = User(email=email, name=name.strip()[:200], password_hash=hashed, role=role,
                 active=True, failed_logins=0, created_at=now)
     s.add(user)
     await s.flush()

@@ -11,7 +11,7 @@ from sqlalchemy import insert, select
 
 from service.db.models import AuditEntry, Delivery, Feedback, Item, Source, item_topics
 from subscribers.models import Consent, Subscriber, Topic, subscriber_municipalities
-from tests.admin_support import csrf, staff_client
+from tests.admin_support import csrf, log_in, new_client, staff_client
 from tests.campaign_support import add_subscriber
 from tests.integration._sources import FeedServer, add_source
 
@@ -199,3 +199,17 @@ async def test_users_admin_adds_a_press_officer_and_audit_log_shows_it(runtime, 
     assert r.status == 409 and "mindst én aktiv administrator" in await r.text()
     log = await (await admin.get("/admin/audit?q=user.add")).text()
     assert "admin@raadet.example" in log and "user.add" in log and "pia@raadet.example" in log
+
+    # Deactivating Pia ends the session she has open; she cannot log in again.
+    pia = await new_client(runtime)
+    try:
+        assert (await log_in(pia, "pia@raadet.example", "langt-nok-kodeord")).status == 303
+        assert (await pia.get("/admin/press")).status == 200
+        r = await admin.post("/admin/users/2", data={"csrf_token": csrf(admin), "role": "press", "name": "Pia"},
+                             allow_redirects=False)
+        assert r.status == 303
+        r = await pia.get("/admin/press", allow_redirects=False)
+        assert r.status == 303 and r.headers["Location"].startswith("/admin/login")
+        assert (await log_in(pia, "pia@raadet.example", "langt-nok-kodeord")).status == 401
+    finally:
+        await pia.close()

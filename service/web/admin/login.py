@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from service.audit import record, record_request
@@ -76,7 +78,7 @@ async def password_submit(request: web.Request) -> web.Response:
     async with runtime.db.reader() as s:
         stored = await s.get(User, me.id)
     problem = ""
-    if stored is None or not verify_password(stored.password_hash, current):
+    if stored is None or not await asyncio.to_thread(verify_password, stored.password_hash, current):
         problem = "Den nuværende adgangskode er forkert."
     elif new != repeat:
         problem = "De to nye adgangskoder er ikke ens."
