@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, false, func, literal, select, update
+from sqlalchemy import exists, false, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -64,6 +64,11 @@ async def run_digest(
     async with runtime.db.reader() as s:
         await prepare(s)
         blocked = await suppressed_active_ids(s)
+    if runtime.db.is_postgres:
+        # Matching may have just added hundreds of thousands of entries; with stale statistics
+        # the planner probes every pending entry per subscriber (minutes instead of seconds).
+        async with runtime.db.transaction() as s:
+            await s.execute(text("ANALYZE matches"))
     queued, after = 0, 0
     while True:
         async with runtime.db.transaction() as s:

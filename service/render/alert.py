@@ -9,14 +9,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
-from service.db.models import Item
 from service.render.assemble import shell
 from service.render.blocks import fill_block, item_block, summary_block
 from service.render.footer import footer
 from service.render.message import Rendered
-from service.render.views import load_items, load_subscriber, primary_topic
+from service.render.prefetch import prefetched
+from service.render.views import load_items, primary_topic
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,9 +35,10 @@ def _subject(title: str, urgent: bool, lang: str) -> str:
 
 
 async def render_alert(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery") -> Rendered:
-    sub = await load_subscriber(session, delivery.subscriber_id)
-    item_id = delivery.item_id or (delivery.params or {}).get("item_id")
-    revision = await session.scalar(select(Item.revision).where(Item.id == item_id)) if item_id else None
+    ready = await prefetched(session, delivery)
+    sub = ready.subscriber
+    item_id = delivery.item_id
+    revision = ready.revisions.get(item_id) if item_id is not None else None
     if sub is None or revision is None:
         raise AlertGone(f"alert {delivery.id}: the subscriber or item {item_id} is gone")
     lang = sub.language

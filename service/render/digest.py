@@ -7,14 +7,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
-
-from service.db.models import Item, Match
 from service.render.blocks import fill_block, item_block, summary_block, topic_heading
 from service.render.assemble import shell
 from service.render.footer import footer
 from service.render.message import Rendered
-from service.render.views import ItemView, SubscriberView, load_items, load_subscriber, primary_topic
+from service.render.prefetch import prefetched
+from service.render.views import ItemView, SubscriberView, load_items, primary_topic
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -53,17 +51,15 @@ def group(items: list[ItemView], sub: SubscriberView):
 
 
 async def render_digest(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery") -> Rendered:
-    sub = await load_subscriber(session, delivery.subscriber_id)
+    ready = await prefetched(session, delivery)
+    sub = ready.subscriber
     if sub is None:
         raise NothingToSend(f"digest {delivery.id}: the subscriber is gone")
-    rows = (await session.execute(
-        select(Match.item_id, Item.revision).join(Item, Item.id == Match.item_id).where(Match.delivery_id == delivery.id)
-    )).all()
-    if not rows:
+    if not ready.revisions:
         raise NothingToSend(f"digest {delivery.id} has no entries")
     lang = sub.language
     frequency = (delivery.params or {}).get("frequency") or sub.frequency
-    items = await load_items(runtime, session, {r.item_id: r.revision for r in rows}, lang)
+    items = await load_items(runtime, session, ready.revisions, lang)
     sh = shell(runtime, "digest", lang)
     html_parts: list[str] = []
     text_parts: list[str] = []
