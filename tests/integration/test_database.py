@@ -15,7 +15,7 @@ from tests.conftest import free_port
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 
 
-async def test_twenty_concurrent_writers_never_see_database_locked(db_url):
+async def test_item09_twenty_concurrent_writers_never_see_database_locked(db_url):
     """Each writer reads, then writes (the pattern that fails at once without BEGIN IMMEDIATE)."""
     db = Database(DatabaseSettings(url=db_url, busy_timeout_ms=30000))
     async with db.transaction() as s:
@@ -39,7 +39,7 @@ async def test_twenty_concurrent_writers_never_see_database_locked(db_url):
     await db.dispose()
 
 
-async def test_unreachable_database_is_a_clear_error_after_retries():
+async def test_item10_unreachable_database_is_a_clear_error_after_retries():
     port = free_port()  # nothing listens here
     db = Database(DatabaseSettings(url=f"postgresql+asyncpg://postgres@127.0.0.1:{port}/test", connect_retries=2))
     waits: list[float] = []
@@ -54,7 +54,7 @@ async def test_unreachable_database_is_a_clear_error_after_retries():
     await db.dispose()
 
 
-def test_run_refuses_to_start_on_an_unreachable_or_empty_database(tmp_path, capsys, monkeypatch):
+def test_item10_run_refuses_to_start_on_an_unreachable_or_empty_database(tmp_path, capsys, monkeypatch):
     from service.cli import main
 
     monkeypatch.setenv("BUDBRINGER_SERVICE__SECRET_KEY", "k" * 40)
