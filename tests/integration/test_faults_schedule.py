@@ -72,7 +72,7 @@ async def night_runtime(db_url, tmp_path, smtp_server, clock):
     (datetime(2026, 3, 28, 12, tzinfo=CPH), 1),   # spring forward: 02:30 does not exist
     (datetime(2026, 10, 24, 12, tzinfo=CPH), 2),  # fall back: 02:30 happens twice
 ])
-async def test_digest_at_0230_comes_once_on_both_summer_time_nights(night_runtime, smtp_server, clock, night,
+async def test_item11_digest_at_0230_comes_once_on_both_summer_time_nights_and_after_a_step_back(night_runtime, smtp_server, clock, night,
                                                                     expected_fires):
     runtime = night_runtime
     clock.set(night)

@@ -57,7 +57,7 @@ def test_attachments_are_checked_by_content():
     assert safe_filename('C:\\x\\"ond".pdf') == "_ond_.pdf"
 
 
-def test_local_times_across_summer_time():
+def test_item11_campaign_local_times_across_summer_time():
     assert parse_local("2026-10-25 02:30", TZ).isoformat() == "2026-10-25T00:30:00+00:00"  # first of the two
     assert parse_local("2026-10-25T03:30", TZ).isoformat() == "2026-10-25T02:30:00+00:00"
     assert parse_local("2026-07-01 10:00", TZ).hour == 8 and parse_local("2026-12-01 10:00", TZ).hour == 9
