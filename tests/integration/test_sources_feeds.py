@@ -116,7 +116,7 @@ async def test_atom_feed_terms_and_escaped_html(runtime, feeds, db_kind):
     assert guide["item"].summary == "Vejledningen præciserer reglerne for arbejdsfordeling og ledighedsdage."
 
 
-async def test_hostile_html_is_sanitised(runtime, feeds, db_kind):
+async def test_item12_hostile_html_in_a_feed_is_sanitised(runtime, feeds, db_kind):
     feeds.serve("/x.rss", b"""<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>x</title>
       <item><title>&lt;script&gt;alert(1)&lt;/script&gt;Ny &lt;b&gt;rapport&lt;/b&gt;</title><link>https://example.dk/x</link>
       <description><![CDATA[<p onclick="x()">Tekst <a href="javascript:alert(1)">her</a><img src=x onerror=alert(1)><iframe src="https://evil"></iframe></p>]]></description>
@@ -131,7 +131,7 @@ async def test_hostile_html_is_sanitised(runtime, feeds, db_kind):
     assert item.summary == "Tekst her"
 
 
-async def test_due_sources_backoff_and_one_bad_source_does_not_stop_others(runtime, feeds, db_kind):
+async def test_item12_entity_bomb_and_private_source_fail_alone_with_backoff(runtime, feeds, db_kind):
     feeds.serve("/ok.rss", "nyheder.rss.xml")
     feeds.serve("/bomb.rss", b"""<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">]>
         <rss version="2.0"><channel><title>&b;</title></channel></rss>""")
