@@ -90,21 +90,31 @@ async def test_conditional_get(server):
         await f.close()
 
 
-@pytest.mark.parametrize("path,message", [
-    ("/bomb", "once decompressed"),
-    ("/big", "larger than 1000000 bytes"),
-    ("/to-private", "192.168.0.10: it is a private address"),
-    ("/to-metadata", "metadata"),
-    ("/to-file", "only http"),
-    ("/loop", "redirects"),
-])
-async def test_refused(server, path, message):
+async def _refused(server, path, message):
     f = fetcher()
     try:
         with pytest.raises(FetchError, match=message):
             await f.get(str(server.make_url(path)))
     finally:
         await f.close()
+
+
+@pytest.mark.parametrize("path,message", [
+    ("/bomb", "once decompressed"),
+    ("/big", "larger than 1000000 bytes"),
+])
+async def test_item12_gzip_bomb_and_oversized_body_refused(server, path, message):
+    await _refused(server, path, message)
+
+
+@pytest.mark.parametrize("path,message", [
+    ("/to-private", "192.168.0.10: it is a private address"),
+    ("/to-metadata", "metadata"),
+    ("/to-file", "only http"),
+    ("/loop", "redirects"),
+])
+async def test_item13_redirects_are_checked_hop_by_hop(server, path, message):
+    await _refused(server, path, message)
 
 
 async def test_timeout(server):
@@ -116,7 +126,7 @@ async def test_timeout(server):
         await f.close()
 
 
-async def test_loopback_refused_unless_allowed_also_by_name(server):
+async def test_item13_loopback_refused_unless_allowed_also_by_name_and_numeric_form(server):
     port = server.port
     f = fetcher(allow_networks=[])
     try:

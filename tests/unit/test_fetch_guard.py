@@ -27,23 +27,23 @@ REFUSED = [
 
 
 @pytest.mark.parametrize("address,reason", REFUSED)
-async def test_literal_addresses_refused(address, reason):
+async def test_item13_literal_addresses_refused(address, reason):
     with pytest.raises(Refused, match=reason):
         await guard().check_host(f"[{address}]" if ":" in address else address)
 
 
 @pytest.mark.parametrize("host", ["2130706433", "0x7f000001", "0177.0.0.1", "127.1", "0x7f.0.0.1", "017700000001", "10.1"])
-async def test_numeric_tricks_refused(host):
+async def test_item13_numeric_tricks_refused(host):
     with pytest.raises(Refused, match="numeric"):
         await guard(allow=["127.0.0.0/8", "10.0.0.0/8"]).check_host(host)
 
 
-async def test_public_address_allowed():
+async def test_item13_public_address_allowed():
     assert await guard().check_host("93.184.216.34") == ["93.184.216.34"]
     assert await guard().check_host("[2606:2800:220:1:248:1893:25c8:1946]")
 
 
-async def test_every_dns_answer_is_checked():
+async def test_item13_every_dns_answer_is_checked():
     g = guard({"feeds.example.dk": ["93.184.216.34", "10.0.0.5"], "ok.example.dk": ["93.184.216.34"]})
     with pytest.raises(Refused, match=r"feeds.example.dk \(10.0.0.5\).*private"):
         await g.check_host("feeds.example.dk")
@@ -52,12 +52,12 @@ async def test_every_dns_answer_is_checked():
         await g.check_host("nothing.example.dk")
 
 
-async def test_rebinding_name_to_metadata_refused():
+async def test_item13_rebinding_name_to_metadata_refused():
     with pytest.raises(Refused, match="metadata"):
         await guard({"evil.example": ["169.254.169.254"]}).check_host("evil.example")
 
 
-async def test_allow_networks_opens_exactly_that():
+async def test_item13_allow_networks_opens_exactly_that():
     g = guard({"local.test": ["127.0.0.1"]}, allow=["127.0.0.1/32"])
     assert await g.check_host("127.0.0.1") == ["127.0.0.1"]
     assert await g.check_host("local.test") == ["127.0.0.1"]
