@@ -74,7 +74,7 @@ async def test_signup_confirm_by_post_only_and_welcome(client, runtime, smtp_ser
     assert smtp_server.to("mette.hansen@jobcenter-aarhus.dk")[-1].message["Subject"] == "Velkommen"
 
 
-async def test_same_answer_for_new_and_known_addresses_and_one_mail_per_window(client, runtime, smtp_server, clock,
+async def test_item18_same_answer_for_new_and_known_addresses_and_one_mail_per_window(client, runtime, smtp_server, clock,
                                                                                 db_kind):
     await _signup_and_confirm(client, runtime, smtp_server)
     clock.advance(minutes=61)  # past the window of their own confirmation mail
@@ -113,14 +113,14 @@ async def test_errors_next_to_the_field_and_honeypot(client, runtime, smtp_serve
         assert await s.scalar(select(func.count()).select_from(Subscriber)) == 0
 
 
-async def test_per_ip_limit(client, runtime, smtp_server, db_kind):
+async def test_item18_per_ip_signup_limit(client, runtime, smtp_server, db_kind):
     runtime.settings.web.signup_per_ip_per_hour = 3
     token = await _csrf(client)
     codes = [(await _post(client, "/", {**FORM, "email": f"a{n}@example.dk"}, token)).status for n in range(5)]
     assert codes == [200, 200, 200, 429, 429]
 
 
-async def test_forged_altered_expired_and_wrong_purpose_tokens(client, runtime, smtp_server, clock, db_kind):
+async def test_item22_forged_altered_expired_and_wrong_purpose_tokens_over_http(client, runtime, smtp_server, clock, db_kind):
     sub = await _signup_and_confirm(client, runtime, smtp_server)
     links = runtime.links
     good = links.unsubscribe(sub.id, sub.token_version).split("/unsubscribe/")[1]
@@ -149,7 +149,7 @@ async def test_forged_altered_expired_and_wrong_purpose_tokens(client, runtime, 
         assert (await s.get(Subscriber, sub.id)).status == "active"
 
 
-async def test_one_click_unsubscribe_without_cookies_stops_the_next_send(client, runtime, smtp_server, db_kind):
+async def test_item16_one_click_unsubscribe_without_cookies_is_idempotent_and_stops_the_next_send(client, runtime, smtp_server, db_kind):
     sub = await _signup_and_confirm(client, runtime, smtp_server)
     await Worker(runtime).drain()
     # An alert is queued for them, then they one-click in their mail program.
@@ -242,7 +242,7 @@ async def test_feedback_is_recorded_only_by_the_button(client, runtime, smtp_ser
         assert [(r.item_id, r.useful) for r in rows] == [(item_id, False)]
 
 
-async def test_export_goes_to_the_confirmed_address_and_erase_leaves_only_a_hash(client, runtime, smtp_server, db_kind):
+async def test_item24_export_goes_to_the_confirmed_address_and_erase_leaves_only_a_hash(client, runtime, smtp_server, db_kind):
     import json
 
     from subscribers.lifecycle import erase
@@ -278,7 +278,7 @@ async def test_export_goes_to_the_confirmed_address_and_erase_leaves_only_a_hash
     assert len(smtp_server.to(sub.email)) == before
 
 
-async def test_get_and_head_change_nothing_on_any_link(client, runtime, smtp_server, db_kind):
+async def test_item16_get_and_head_change_nothing_on_an_active_subscribers_links(client, runtime, smtp_server, db_kind):
     sub = await _signup_and_confirm(client, runtime, smtp_server)
     links = runtime.links
     urls = [links.unsubscribe(sub.id, sub.token_version), links.unsubscribe(sub.id, sub.token_version, "analyser"),
