@@ -70,7 +70,7 @@ async def state(runtime, sub_id):
         )
 
 
-async def test_hard_bounce_sent_to_the_bounce_address_suppresses(runtime, smtp_server, endpoint, db_kind):
+async def test_item17_hard_bounce_sent_to_the_bounce_address_suppresses(runtime, smtp_server, endpoint, db_kind):
     delivery_id, sub_id, got = await sent_message(runtime, smtp_server, "vaek@example.dk")
     assert got.mail_from.startswith("bounces+") and got.mail_from.endswith("@budbringer.example")
     report = dsn(got.data, recipient="vaek@example.dk", to=got.mail_from)
@@ -86,7 +86,7 @@ async def test_hard_bounce_sent_to_the_bounce_address_suppresses(runtime, smtp_s
     assert (await h.deliveries(runtime))[later].status == "cancelled"
 
 
-async def test_forged_bounce_changes_nothing(runtime, smtp_server, endpoint, db_kind):
+async def test_item17_forged_bounce_changes_nothing(runtime, smtp_server, endpoint, db_kind):
     _, sub_id, got = await sent_message(runtime, smtp_server, "offer@example.dk")
     wrong = "bounces+aaaaaaaaaaaaaaaa@budbringer.example"
     # To the plain address, to a wrong tag, and a tag copied from another message.
@@ -100,7 +100,7 @@ async def test_forged_bounce_changes_nothing(runtime, smtp_server, endpoint, db_
         await send_to(endpoint, "postmaster@budbringer.example", b"Subject: x\r\n\r\nx\r\n")
 
 
-async def test_arf_complaint_suppresses(runtime, smtp_server, endpoint, db_kind):
+async def test_item17_arf_complaint_suppresses(runtime, smtp_server, endpoint, db_kind):
     delivery_id, sub_id, got = await sent_message(runtime, smtp_server, "klager@example.dk")
     await send_to(endpoint, BOUNCE, arf(got.data, recipient="klager@example.dk", return_path=got.mail_from))
     sub, suppressed, bounces = await state(runtime, sub_id)
@@ -108,7 +108,7 @@ async def test_arf_complaint_suppresses(runtime, smtp_server, endpoint, db_kind)
     assert [(b.kind, b.delivery_id) for b in bounces] == [("complaint", delivery_id)]
 
 
-async def test_soft_bounces_count_to_the_threshold_and_decay(runtime, smtp_server, clock, db_kind):
+async def test_item17_soft_bounces_count_to_the_threshold_and_decay(runtime, smtp_server, clock, db_kind):
     sub_id = await h.add_subscriber(runtime, "fuld@example.dk")
 
     async def soft(n: int):

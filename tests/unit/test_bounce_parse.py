@@ -42,7 +42,7 @@ def test_diagnostics_lose_control_characters():
     assert "\x07" not in rcpt.diagnostic  # escaping is the page's job; control characters go here
 
 
-def test_signed_return_address():
+def test_item17_signed_return_address():
     secret = b"s" * 40
     addr = return_path("bounces@budbringer.example", secret, "<m1@budbringer.example>")
     assert addr.startswith("bounces+") and addr.endswith("@budbringer.example")
