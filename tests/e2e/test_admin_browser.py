@@ -34,7 +34,7 @@ async def _log_in(page, site, email="admin@raadet.example", password=PASSWORD):
     await page.get_by_role("button", name="Log ind").click()
 
 
-async def test_log_in_and_search_a_subscriber(runtime, site, browser_page, db_kind):
+async def test_item19_log_in_and_search_a_subscriber_whose_name_is_a_script(runtime, site, browser_page, db_kind):
     page = browser_page
     await make_user(runtime)
     sub = await add_subscriber(runtime, "hanne@jobcenter.example", ("analyser",))
