@@ -18,7 +18,7 @@ async def _audit(runtime) -> list[tuple[str, str, str]]:
         return [(a.actor, a.action, a.target) for a in (await s.scalars(select(AuditEntry).order_by(AuditEntry.id))).all()]
 
 
-async def test_login_ok_and_wrong_password_look_alike_and_logout_ends_session(runtime, db_kind):
+async def test_item23_login_ok_and_wrong_password_look_alike_and_logout_ends_session(runtime, db_kind):
     await make_user(runtime, "ida@raadet.example", "admin")
     c = await new_client(runtime)
     try:
@@ -54,7 +54,7 @@ async def test_login_ok_and_wrong_password_look_alike_and_logout_ends_session(ru
     assert actions == ["user.add", "login", "logout"] or actions == ["login", "logout"]
 
 
-async def test_slow_down_then_lockout_with_the_same_answer(runtime, db_kind):
+async def test_item23_slow_down_then_lockout_per_account_with_the_same_answer(runtime, db_kind):
     runtime.settings.staff.slowdown_after = 2
     runtime.settings.staff.slowdown_seconds = 10
     runtime.settings.staff.lockout_failures = 4
@@ -78,7 +78,7 @@ async def test_slow_down_then_lockout_with_the_same_answer(runtime, db_kind):
         await c.close()
 
 
-async def test_lockout_per_address_covers_other_accounts(runtime, db_kind):
+async def test_item23_lockout_per_ip_covers_other_accounts(runtime, db_kind):
     runtime.settings.staff.ip_lockout_failures = 3
     runtime.settings.staff.slowdown_after = 50
     await make_user(runtime, "real@raadet.example", "editor")
@@ -92,7 +92,7 @@ async def test_lockout_per_address_covers_other_accounts(runtime, db_kind):
         await c.close()
 
 
-async def test_password_change_ends_every_session(runtime, db_kind):
+async def test_item23_password_change_ends_every_session(runtime, db_kind):
     c1 = await staff_client(runtime, "mia@raadet.example", "editor")
     c2 = await new_client(runtime)
     try:
@@ -113,7 +113,7 @@ async def test_password_change_ends_every_session(runtime, db_kind):
         a[1] == "user.password" and a[0] == "mia@raadet.example" for a in await _audit(runtime))
 
 
-async def test_csrf_token_and_origin_are_required(runtime, db_kind):
+async def test_item20_csrf_token_and_origin_are_required(runtime, db_kind):
     c = await staff_client(runtime)
     try:
         r = await c.post("/admin/topics", data={"slug": "x", "name_da": "X", "name_en": "X"})
