@@ -93,7 +93,7 @@ async def test_import_dry_run_then_real_with_report(runtime, db_kind):
     assert audit.detail["added"] == 3 and audit.detail["skipped"] == 5
 
 
-async def test_export_cells_cannot_run_as_formulas(runtime, db_kind):
+async def test_item25_subscriber_export_cells_cannot_run_as_formulas(runtime, db_kind):
     sub = await add_subscriber(runtime, "anna@example.org", ("analyser",))
     async with runtime.db.transaction() as s:
         row = await s.get(Subscriber, sub)
@@ -149,7 +149,7 @@ async def test_suppression_add_remove_with_reason_and_bounce_log(runtime, db_kin
         await c.close()
 
 
-async def test_delete_subscriber_leaves_only_a_suppression(runtime, db_kind):
+async def test_item24_admin_delete_leaves_only_a_suppression(runtime, db_kind):
     sub = await add_subscriber(runtime, "slet@example.org", ("analyser",))
     c = await staff_client(runtime)
     try:

@@ -49,5 +49,5 @@ def test_session_cookie_secure_flag(mode, base, secure):
     ("=1+1", "'=1+1"), ("+45 1234", "'+45 1234"), ("-2", "'-2"), ("@SUM(A1)", "'@SUM(A1)"), ("\tx", "'\tx"),
     ("Anna", "Anna"), ("a=b", "a=b"), (None, ""), ("to\nlinjer", "to linjer"),
 ])
-def test_formula_safe_cells(value, out):
+def test_item25_formula_safe_cells(value, out):
     assert safe_cell(value) == out
