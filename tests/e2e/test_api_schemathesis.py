@@ -26,7 +26,7 @@ from service.web.app import create_app
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-async def test_api_survives_generated_requests(runtime, db_kind):
+async def test_item26_api_survives_schemathesis_generated_requests(runtime, db_kind):
     _, token = await create_token(runtime, "Schemathesis")
     async with TestServer(create_app(runtime), host="127.0.0.1") as server:
         base = str(server.make_url("")).rstrip("/")
