@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Bounce, Delivery, Feedback
@@ -162,9 +163,19 @@ async def signup(runtime: "Runtime", session: AsyncSession, email: str, choices:
         await _queue(runtime, session, sub, "manage", f"manage:{sub.id}:{_window_start(runtime, now)}", now)
         return "manage_sent"
     if sub is None:
-        sub = Subscriber(email=address, status="pending", created_at=now)
-        session.add(sub)
-        await session.flush()
+        # Two signups for a new address at once (PostgreSQL; SQLite's BEGIN IMMEDIATE
+        # serialises them): the second insert waits for the first and then hits the unique
+        # address. It carries on with the first one's row, like any signup of a known address.
+        try:
+            async with session.begin_nested():
+                sub = Subscriber(email=address, status="pending", created_at=now)
+                session.add(sub)
+                await session.flush()
+        except IntegrityError:
+            sub = await session.scalar(select(Subscriber).where(Subscriber.email == address).with_for_update())
+            if sub is None:
+                raise
+            return await signup(runtime, session, email, choices, now=now, evidence=evidence)
     elif sub.status == "unsubscribed":
         sub.status, sub.unsubscribed_at = "pending", None
     if not await _may_mail(runtime, sub, now):

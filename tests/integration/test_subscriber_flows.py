@@ -1,6 +1,7 @@
 """The public subscription flows over HTTP, with mail through the send worker to a real
 SMTP server (aiosmtpd on loopback), on SQLite and PostgreSQL."""
 
+import asyncio
 import re
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ from service.db.models import Delivery, Feedback, Item
 from service.delivery.worker import Worker
 from subscribers.models import Consent, Subscriber, Suppression
 from subscribers.suppression import email_hash
+from tests.integration._snapshot import changed, rows_mentioning, snapshot
 
 FORM = {"email": "Mette.Hansen@Jobcenter-Aarhus.dk", "name": "Mette Hansen", "topics": ["ledighedstal", "analyser"],
         "municipalities": ["751"], "audience": "jobcenter", "frequency": "immediate", "language": "da",
@@ -301,3 +303,228 @@ async def test_confirmation_link_mail_is_not_sent_to_a_suppressed_address(client
     assert "Tjek din indbakke" in await r.text()
     await Worker(runtime).drain()
     assert smtp_server.to("bounced@example.dk") == []
+
+
+# ------------------------------------------------------------------ catalogue gaps (16, 18, 22, 24)
+
+
+def _path(url: str) -> str:
+    return url.replace("http://127.0.0.1:8080", "")
+
+
+async def test_item16_get_and_head_on_every_mailed_link_change_nothing(client, runtime, smtp_server, db_kind):
+    """What a link scanner or a mail program's preview does: every link any mail carries, in
+    every state it is mailed in (a pending confirmation, an address change, feedback buttons),
+    opened with GET and HEAD. No row anywhere changes and no mail goes out."""
+    sub = await _signup_and_confirm(client, runtime, smtp_server)
+    await _post(client, "/", {**FORM, "email": "venter@example.dk"})  # stays pending
+    path = _path(runtime.links.preferences(sub.id, sub.token_version))
+    await _post(client, f"{path}/email", {"new_email": "ny-adresse@example.dk"}, await _csrf(client, path))
+    now = runtime.clock.now()
+    async with runtime.db.transaction() as s:
+        item = Item(kind="analysis", title="Analyse", content_hash="h", published_at=now, created_at=now, updated_at=now)
+        s.add(item)
+        await s.flush()
+        item_id = item.id
+    await Worker(runtime).drain()
+    links = runtime.links
+    paths = [
+        _link(smtp_server.to("venter@example.dk")[-1], "/confirm"),  # pending: GET must not confirm
+        _link(smtp_server.to("ny-adresse@example.dk")[-1], "/confirm-email"),  # must not switch the address
+        _path(links.confirm(sub.id, sub.token_version)),
+        _path(links.unsubscribe(sub.id, sub.token_version)),
+        _path(links.unsubscribe(sub.id, sub.token_version, "analyser")),
+        path,
+        _path(links.feedback(sub.id, sub.token_version, item_id, True)),
+        _path(links.feedback(sub.id, sub.token_version, item_id, False)),
+    ]
+    mails = len(smtp_server.received)
+    before = await snapshot(runtime)
+    client.session.cookie_jar.clear()  # a scanner has no cookies either
+    for p in paths:
+        for method in ("GET", "HEAD"):
+            r = await client.request(method, p, allow_redirects=False)
+            assert r.status == 200, (method, p, r.status)
+    await Worker(runtime).drain()
+    assert changed(before, await snapshot(runtime)) == {}
+    assert len(smtp_server.received) == mails
+
+
+def _answer(html: str) -> str:
+    """The page without the CSRF token (a fresh cookie gets a fresh token)."""
+    return re.sub(r'name="csrf_token" value="[^"]+"', "", html)
+
+
+async def test_item18_a_hundred_signups_for_one_victim_give_one_mail_per_window_and_the_same_answer(
+        client, runtime, smtp_server, clock, db_kind):
+    runtime.settings.web.signup_per_ip_per_hour = 1000  # the per-IP limit is not what is tested here
+    victim = "offer@example.dk"
+    token = await _csrf(client)
+
+    async def bomb():
+        rs = await asyncio.gather(*(_post(client, "/", {**FORM, "email": victim}, token) for _ in range(100)))
+        return [(r.status, _answer(await r.text())) for r in rs]
+
+    fresh = await _post(client, "/", {**FORM, "email": "helt-ny@example.dk"}, token)
+    reference = (fresh.status, _answer(await fresh.text()))
+    assert reference[0] == 200 and "Tjek din indbakke" in reference[1]
+
+    answers = await bomb()  # all at once, while the address is new
+    assert {a for a in answers} == {reference}
+    await Worker(runtime).drain()
+    assert len(smtp_server.to(victim)) == 1
+    async with runtime.db.reader() as s:
+        assert await s.scalar(select(func.count()).select_from(Subscriber).where(Subscriber.email == victim)) == 1
+
+    clock.advance(minutes=30)  # the same window: a second round of 100 sends nothing
+    assert {a for a in await bomb()} == {reference}
+    await Worker(runtime).drain()
+    assert len(smtp_server.to(victim)) == 1
+
+    clock.advance(minutes=31)  # a new window: at most one more
+    assert {a for a in await bomb()} == {reference}
+    await Worker(runtime).drain()
+    assert len(smtp_server.to(victim)) == 2
+
+
+async def test_item18_the_answer_never_tells_who_is_subscribed(client, runtime, smtp_server, db_kind):
+    """New, pending, active, unsubscribed, suppressed and blocked addresses: the same status and page."""
+    from subscribers.suppression import suppress
+
+    active = await _signup_and_confirm(client, runtime, smtp_server)
+    await _post(client, "/", {**FORM, "email": "venter@example.dk"})
+    for email, status in (("gaaet@example.dk", "unsubscribed"), ("spaerret@example.dk", "blocked")):
+        await _post(client, "/", {**FORM, "email": email})
+        async with runtime.db.transaction() as s:
+            row = await s.scalar(select(Subscriber).where(Subscriber.email == email))
+            row.status = status
+    async with runtime.db.transaction() as s:
+        await suppress(s, "klaget@example.dk", reason="complaint", now=runtime.clock.now())
+    token = await _csrf(client)
+    answers = {}
+    for email in ("aldrig-set@example.dk", "venter@example.dk", active.email, "gaaet@example.dk",
+                  "klaget@example.dk", "spaerret@example.dk"):
+        r = await _post(client, "/", {**FORM, "email": email}, token)
+        answers[email] = (r.status, _answer(await r.text()))
+    assert len(set(answers.values())) == 1, {k: v[0] for k, v in answers.items()}
+
+
+def _hypothesis_tokens(good: str, purpose: str, n: int) -> list[str]:
+    """`n` altered versions of `good`, drawn by hypothesis (a byte changed, inserted or dropped)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    out: list[str] = []
+
+    @settings(max_examples=n, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(at=st.integers(0, len(good) - 1), edit=st.sampled_from(["replace", "insert", "delete"]),
+           ch=st.sampled_from("ABCabc019-_.=%~"))
+    def draw(at, edit, ch):
+        altered = {"replace": good[:at] + ch + good[at + 1:], "insert": good[:at] + ch + good[at:],
+                   "delete": good[:at] + good[at + 1:]}[edit]
+        if altered != good and altered.strip("."):
+            out.append(altered)
+
+    draw()
+    return out
+
+
+async def test_item22_generated_bad_tokens_are_refused_on_every_link_and_change_nothing(
+        client, runtime, smtp_server, clock, db_kind):
+    """Altered (hypothesis), wrong-purpose, other-subscriber, revoked and expired tokens on
+    every token route, GET and POST: always refused, and the database is as it was."""
+    from urllib.parse import quote
+
+    from subscribers.links import CONFIRM, EMAIL_CHANGE, FEEDBACK, MANAGE, UNSUBSCRIBE
+
+    me = await _signup_and_confirm(client, runtime, smtp_server)
+    other = await _signup_and_confirm(client, runtime, smtp_server, {**FORM, "email": "anden@example.dk"})
+    signer = runtime.links.signer
+    from datetime import timedelta as td
+
+    routes = {  # purpose -> (path prefix, POST suffixes)
+        CONFIRM: ("/confirm", [""]), MANAGE: ("/preferences", ["", "/email", "/export"]),
+        UNSUBSCRIBE: ("/unsubscribe", [""]), FEEDBACK: ("/feedback", [""]), EMAIL_CHANGE: ("/confirm-email", [""]),
+    }
+    extra = {FEEDBACK: "1:yes", EMAIL_CHANGE: "0" * 64}
+    bad: list[tuple[str, str, str]] = []  # (purpose, token, kind)
+    for purpose in routes:
+        good = signer.make(purpose, me.id, me.token_version, td(days=1), extra.get(purpose, ""))
+        bad += [(purpose, t, "altered") for t in _hypothesis_tokens(good, purpose, 12)]
+        wrong = next(p for p in routes if p != purpose)
+        bad.append((purpose, signer.make(wrong, me.id, me.token_version, td(days=1), extra.get(purpose, "")), "purpose"))
+        theirs = signer.make(purpose, other.id, other.token_version, td(days=1), extra.get(purpose, ""))
+        bad.append((purpose, good.split(".")[0] + "." + theirs.split(".")[1], "other subscriber"))
+        bad.append((purpose, signer.make(purpose, me.id, me.token_version + 1, td(days=1), extra.get(purpose, "")),
+                    "revoked"))
+        bad.append((purpose, signer.make(purpose, me.id, me.token_version, td(seconds=1), extra.get(purpose, "")),
+                    "expired"))
+    clock.advance(seconds=5)
+    await Worker(runtime).drain()
+    mails = len(smtp_server.received)
+    before = await snapshot(runtime)
+    token = await _csrf(client)
+    for purpose, t, kind in bad:
+        prefix, suffixes = routes[purpose]
+        base = f"{prefix}/{quote(t, safe='')}"
+        r = await client.get(base, allow_redirects=False)
+        assert r.status in (400, 404, 410), (kind, purpose, t, r.status)
+        for suffix in suffixes:
+            r = await client.post(base + suffix, data={**FORM, "new_email": "x@example.dk", "csrf_token": token},
+                                  allow_redirects=False)
+            assert r.status in (400, 404, 410), (kind, purpose, suffix, t, r.status)
+    await Worker(runtime).drain()
+    assert changed(before, await snapshot(runtime)) == {}
+    assert len(smtp_server.received) == mails
+    assert len([b for b in bad if b[2] == "altered"]) >= 40
+
+
+async def test_item24_export_goes_only_to_the_confirmed_address_even_during_an_address_change(
+        client, runtime, smtp_server, db_kind):
+    import json
+
+    sub = await _signup_and_confirm(client, runtime, smtp_server)
+    path = _path(runtime.links.preferences(sub.id, sub.token_version))
+    await _post(client, f"{path}/email", {"new_email": "ikke-bekraeftet@example.dk"}, await _csrf(client, path))
+    await Worker(runtime).drain()
+    before = len(smtp_server.received)
+    r = await _post(client, f"{path}/export", {"email": "angriber@example.dk"}, await _csrf(client, path))
+    assert r.status == 200
+    await Worker(runtime).drain()
+    new = smtp_server.received[before:]
+    assert [m.rcpt_tos for m in new] == [[sub.email]]  # one mail, to the confirmed address only
+    (attachment,) = list(new[0].message.iter_attachments())
+    data = json.loads(attachment.get_content())
+    assert data["email"] == sub.email and "angriber@example.dk" not in json.dumps(data)
+
+
+async def test_item24_erasure_leaves_only_the_hashed_suppression_entry(client, runtime, smtp_server, db_kind):
+    """After erasure the address, the name and the organisation are in no row of any table;
+    what is left is the suppression entry, which holds only the hash."""
+    from subscribers.lifecycle import erase
+
+    form = {**FORM, "name": "Birthe Særnavn", "organisation": "Jobcenter Ølgod"}
+    sub = await _signup_and_confirm(client, runtime, smtp_server, form)
+    other = await _signup_and_confirm(client, runtime, smtp_server, {**FORM, "email": "anden@example.dk"})
+    path = _path(runtime.links.preferences(sub.id, sub.token_version))
+    await _post(client, f"{path}/export", {}, await _csrf(client, path))  # leaves a delivery row behind
+    await _post(client, f"{path}/email", {"new_email": "Birthe.Ny@Example.dk"}, await _csrf(client, path))
+    now = runtime.clock.now()
+    async with runtime.db.transaction() as s:
+        item = Item(kind="analysis", title="Analyse", content_hash="h", published_at=now, created_at=now, updated_at=now)
+        s.add(item)
+        await s.flush()
+        s.add(Feedback(item_id=item.id, subscriber_id=sub.id, useful=True, at=now))
+    await Worker(runtime).drain()
+    needles = (sub.email, "birthe.ny@example.dk", "Birthe Særnavn", "Jobcenter Ølgod")
+    assert await rows_mentioning(runtime, *needles)  # the search finds them while they are there
+
+    async with runtime.db.transaction() as s:
+        assert await erase(s, sub.id, now=runtime.clock.now(), by="test")
+    assert await rows_mentioning(runtime, *needles) == []
+    async with runtime.db.reader() as s:
+        assert await s.get(Subscriber, sub.id) is None
+        (entry,) = (await s.scalars(select(Suppression).where(Suppression.email_hash == email_hash(sub.email)))).all()
+        assert entry.reason == "erased"
+        assert await s.get(Subscriber, other.id) is not None  # the other subscriber is untouched
+    assert await rows_mentioning(runtime, "anden@example.dk")
