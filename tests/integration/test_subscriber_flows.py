@@ -431,52 +431,66 @@ def _hypothesis_tokens(good: str, purpose: str, n: int) -> list[str]:
 
 async def test_item22_generated_bad_tokens_are_refused_on_every_link_and_change_nothing(
         client, runtime, smtp_server, clock, db_kind):
-    """Altered (hypothesis), wrong-purpose, other-subscriber, revoked and expired tokens on
-    every token route, GET and POST: always refused, and the database is as it was."""
-    from urllib.parse import quote
+    """Altered (hypothesis), wrong-purpose, other-subscriber, revoked and expired tokens in
+    every kind of mailed link, GET and POST: always refused (400, or 410 when only too
+    old), and the database is as it was."""
+    from urllib.parse import quote, unquote
 
     from subscribers.links import CONFIRM, EMAIL_CHANGE, FEEDBACK, MANAGE, UNSUBSCRIBE
 
     me = await _signup_and_confirm(client, runtime, smtp_server)
     other = await _signup_and_confirm(client, runtime, smtp_server, {**FORM, "email": "anden@example.dk"})
-    signer = runtime.links.signer
-    from datetime import timedelta as td
-
-    routes = {  # purpose -> (path prefix, POST suffixes)
-        CONFIRM: ("/confirm", [""]), MANAGE: ("/preferences", ["", "/email", "/export"]),
-        UNSUBSCRIBE: ("/unsubscribe", [""]), FEEDBACK: ("/feedback", [""]), EMAIL_CHANGE: ("/confirm-email", [""]),
+    now = runtime.clock.now()
+    async with runtime.db.transaction() as s:
+        item = Item(kind="analysis", title="Analyse", content_hash="h", published_at=now, created_at=now, updated_at=now)
+        s.add(item)
+        await s.flush()
+        item_id = item.id
+    links, signer = runtime.links, runtime.links.signer
+    genuine = {  # purpose -> (a real link of that kind for `me`, extra POST paths after it)
+        CONFIRM: (links.confirm(me.id, me.token_version), []),
+        MANAGE: (links.preferences(me.id, me.token_version), ["/email", "/export"]),
+        UNSUBSCRIBE: (links.unsubscribe(me.id, me.token_version, "analyser"), []),
+        FEEDBACK: (links.feedback(me.id, me.token_version, item_id, True), []),
+        EMAIL_CHANGE: (links.email_change(me.id, me.token_version, "0" * 64), []),
     }
-    extra = {FEEDBACK: "1:yes", EMAIL_CHANGE: "0" * 64}
-    bad: list[tuple[str, str, str]] = []  # (purpose, token, kind)
-    for purpose in routes:
-        good = signer.make(purpose, me.id, me.token_version, td(days=1), extra.get(purpose, ""))
-        bad += [(purpose, t, "altered") for t in _hypothesis_tokens(good, purpose, 12)]
-        wrong = next(p for p in routes if p != purpose)
-        bad.append((purpose, signer.make(wrong, me.id, me.token_version, td(days=1), extra.get(purpose, "")), "purpose"))
-        theirs = signer.make(purpose, other.id, other.token_version, td(days=1), extra.get(purpose, ""))
-        bad.append((purpose, good.split(".")[0] + "." + theirs.split(".")[1], "other subscriber"))
-        bad.append((purpose, signer.make(purpose, me.id, me.token_version + 1, td(days=1), extra.get(purpose, "")),
-                    "revoked"))
-        bad.append((purpose, signer.make(purpose, me.id, me.token_version, td(seconds=1), extra.get(purpose, "")),
-                    "expired"))
+    cases: list[tuple[str, str, str, int]] = []  # (path, suffixes' purpose, kind, expected status)
+    for purpose, (url, _) in genuine.items():
+        path = _path(url)
+        assert (await client.get(path)).status == 200, path  # the genuine link works: the route is right
+        segment = next(seg for seg in path.split("/") if "." in seg)
+        good = unquote(segment)
+        extra = signer.read(good, purpose).extra
+        day = timedelta(days=1)
+
+        def swap(token: str, path=path, segment=segment) -> str:
+            return path.replace(segment, quote(token, safe=""), 1)
+
+        cases += [(swap(t), purpose, "altered", 400) for t in _hypothesis_tokens(good, purpose, 12)]
+        wrong = next(p for p in genuine if p != purpose)
+        theirs = signer.make(purpose, other.id, other.token_version, day, extra)
+        cases += [
+            (swap(signer.make(wrong, me.id, me.token_version, day, extra)), purpose, "other purpose", 400),
+            (swap(good.split(".")[0] + "." + theirs.split(".")[1]), purpose, "other subscriber's signature", 400),
+            (swap(signer.make(purpose, me.id, me.token_version + 1, day, extra)), purpose, "revoked", 400),
+            (swap(signer.make(purpose, me.id, me.token_version, timedelta(seconds=1), extra)), purpose, "expired", 410),
+        ]
     clock.advance(seconds=5)
     await Worker(runtime).drain()
     mails = len(smtp_server.received)
     before = await snapshot(runtime)
     token = await _csrf(client)
-    for purpose, t, kind in bad:
-        prefix, suffixes = routes[purpose]
-        base = f"{prefix}/{quote(t, safe='')}"
-        r = await client.get(base, allow_redirects=False)
-        assert r.status in (400, 404, 410), (kind, purpose, t, r.status)
-        for suffix in suffixes:
-            r = await client.post(base + suffix, data={**FORM, "new_email": "x@example.dk", "csrf_token": token},
+    for path, purpose, kind, status in cases:
+        r = await client.get(path, allow_redirects=False)
+        assert r.status == status, (kind, path, r.status)
+        for suffix in ["", *genuine[purpose][1]]:
+            r = await client.post(path + suffix, data={**FORM, "new_email": "x@example.dk", "csrf_token": token},
                                   allow_redirects=False)
-            assert r.status in (400, 404, 410), (kind, purpose, suffix, t, r.status)
+            assert r.status == status, (kind, path + suffix, r.status)
     await Worker(runtime).drain()
     assert changed(before, await snapshot(runtime)) == {}
     assert len(smtp_server.received) == mails
-    assert len([b for b in bad if b[2] == "altered"]) >= 40
+    assert len([c for c in cases if c[2] == "altered"]) >= 40
 
 
 async def test_item24_export_goes_only_to_the_confirmed_address_even_during_an_address_change(
