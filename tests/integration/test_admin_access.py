@@ -148,3 +148,133 @@ async def test_roles(runtime, db_kind):
         assert r.status == 401
     finally:
         await anonymous.close()
+
+
+# ------------------------------------------------------------------ catalogue gaps (20, 23)
+
+
+def _state_changing_routes(app) -> tuple[list[tuple[str, str]], set[str]]:
+    """([(method, concrete path)], {exempt path patterns}) for every non-GET route of the app."""
+    import re
+
+    checked, exempt = [], set()
+    for route in app.router.routes():
+        if route.method in ("GET", "HEAD", "OPTIONS") or route.resource is None:
+            continue
+        pattern = route.resource.canonical
+        if getattr(route.handler, "csrf_exempt", False):
+            exempt.add(pattern)
+            continue
+        path = re.sub(r"\{token\}", "x.y", pattern)
+        path = re.sub(r"\{answer[^}]*\}", "ja", path)
+        checked.append((route.method, re.sub(r"\{[^}]+\}", "1", path)))
+    return checked, exempt
+
+
+async def test_item20_every_post_without_a_token_or_from_another_site_is_refused_and_changes_nothing(runtime, db_kind):
+    """Every state-changing route of the app (taken from its router, so a new one is covered
+    the day it is added), posted by a logged-in admin: without the token, with a wrong token,
+    and with the right token from a foreign Origin or Referer. Always 403; no row changes."""
+    from tests.integration._snapshot import changed, snapshot
+
+    c = await staff_client(runtime)
+    try:
+        checked, exempt = _state_changing_routes(c.server.app)
+        # Only the RFC 8058 one-click unsubscribe and the bearer-token API take foreign POSTs.
+        assert exempt == {"/unsubscribe/{token}", "/api/v1/items"}
+        assert sum(1 for _, p in checked if p.startswith("/admin/")) >= 25
+        before = await snapshot(runtime)
+        form = {"slug": "x", "name_da": "X", "name_en": "X", "email": "ny@raadet.example", "role": "admin",
+                "password": "langt-nok-kodeord", "confirm": "1", "action": "add", "note": "n"}
+        attempts = [
+            ({}, {}),  # no token at all
+            ({"csrf_token": "forkert-token-" * 3}, {}),  # a made-up token
+            ({"csrf_token": csrf(c)}, {"Origin": "https://evil.example"}),
+            ({"csrf_token": csrf(c)}, {"Origin": "null"}),  # a sandboxed frame or a data: page
+            ({"csrf_token": csrf(c)}, {"Referer": "https://evil.example/side"}),
+        ]
+        for method, path in checked:
+            for token, headers in attempts:
+                r = await c.request(method, path, data={**form, **token}, headers=headers, allow_redirects=False)
+                assert r.status == 403, (method, path, token, headers, r.status)
+        assert changed(before, await snapshot(runtime)) == {}
+        assert (await c.get("/admin/users")).status == 200  # the session itself was never touched
+    finally:
+        await c.close()
+
+
+class _CountingHasher:
+    """The real argon2 hasher, counting each verification and the cost parameters it used."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.verified: list[str] = []
+
+    def verify(self, stored: str, password: str) -> bool:
+        self.verified.append(stored.split("$")[3])  # "m=65536,t=3,p=4"
+        return self.inner.verify(stored, password)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+async def test_item23_unknown_user_and_wrong_password_do_the_same_password_work(runtime, db_kind, monkeypatch):
+    """The same timing, shown by the work done rather than a stopwatch: an unknown address,
+    a wrong password and a deactivated account each cost exactly one argon2 verification with
+    the same parameters as a real account's hash, and get the same status and page."""
+    from service.staff import passwords
+
+    spy = _CountingHasher(passwords._hasher)
+    monkeypatch.setattr(passwords, "_hasher", spy)
+    runtime.settings.staff.slowdown_after = 50
+    await make_user(runtime, "ida@raadet.example", "admin")
+    await make_user(runtime, "gammel@raadet.example", "editor")
+    async with runtime.db.transaction() as s:
+        from service.db.models import User
+
+        (await s.scalar(select(User).where(User.email == "gammel@raadet.example"))).active = False
+        real_cost = (await s.scalar(select(User.password_hash).where(User.email == "ida@raadet.example"))).split("$")[3]
+    c = await new_client(runtime)
+    try:
+        answers = {}
+        for who, email, password in (("unknown", "ingen@raadet.example", PASSWORD),
+                                     ("wrong password", "ida@raadet.example", "forkert-kodeord"),
+                                     ("deactivated", "gammel@raadet.example", PASSWORD)):
+            spy.verified.clear()
+            r = await log_in(c, email, password)
+            answers[who] = (r.status, (await r.text()).replace(email, "EMAIL"))  # the form keeps what was typed
+            assert spy.verified == [real_cost], who
+        assert len(set(answers.values())) == 1 and answers["unknown"][0] == 401
+        spy.verified.clear()
+        assert (await log_in(c, "ida@raadet.example")).status == 303
+        assert spy.verified == [real_cost]  # and the right password costs the same again
+    finally:
+        await c.close()
+
+
+async def test_item23_lockout_looks_the_same_for_an_unknown_account(runtime, db_kind, monkeypatch):
+    """Locking out tells nothing either: an address with no account locks after as many
+    tries as a real one (the locked try skips the hash for both), with the same answer."""
+    from service.staff import passwords
+
+    spy = _CountingHasher(passwords._hasher)
+    monkeypatch.setattr(passwords, "_hasher", spy)
+    runtime.settings.staff.lockout_failures = 3
+    runtime.settings.staff.slowdown_after = 50
+    runtime.settings.staff.ip_lockout_failures = 100
+    await make_user(runtime, "ida@raadet.example", "admin")
+    c = await new_client(runtime)
+    try:
+        seen = {}
+        for email in ("ida@raadet.example", "ingen@raadet.example"):
+            tries = []
+            for _ in range(4):
+                spy.verified.clear()
+                r = await log_in(c, email, "forkert-kodeord")
+                tries.append((r.status, len(spy.verified), (await r.text()).replace(email, "EMAIL")))
+            seen[email] = tries
+        assert [t[1] for t in seen["ida@raadet.example"]] == [1, 1, 1, 0]  # the fourth is not even checked
+        assert seen["ida@raadet.example"] == seen["ingen@raadet.example"]
+        assert (await log_in(c, "ida@raadet.example")).status == 401  # locked, even with the right password
+    finally:
+        await c.close()
