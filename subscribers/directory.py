@@ -186,10 +186,12 @@ async def set_blocked(s: AsyncSession, sub_id: int, blocked: bool, *, now: datet
 
 async def erase(s: AsyncSession, sub_id: int, *, by: str, now: datetime) -> str:
     """Delete the subscriber and everything about them; the address stays suppressed (hashed)."""
+    from subscribers.lifecycle import erase as erase_person
     from subscribers.suppression import suppress
 
     sub = await _get(s, sub_id)
     email = sub.email
     await suppress(s, email, reason="erased", now=now, note="slettet af en administrator", by=by)
-    await s.execute(delete(Subscriber).where(Subscriber.id == sub_id))
+    # The same erasure as the person's own: their deliveries and bounces lose the address too.
+    await erase_person(s, sub_id, now=now, by=by)
     return email

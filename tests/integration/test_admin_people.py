@@ -224,3 +224,73 @@ async def test_cli_user_add_then_login_and_import_export(runtime, tmp_path, db_k
     async with runtime.db.reader() as s:
         actions = list((await s.scalars(select(AuditEntry.actor + ":" + AuditEntry.action).order_by(AuditEntry.id))).all())
     assert actions[0] == "cli:user.add" and "cli:subscriber.import" in actions and "cli:subscriber.export" in actions
+
+
+async def test_item25_both_csv_exports_neutralise_every_formula_start(runtime, db_kind):
+    """Both CSV downloads of the admin (subscribers, press list), with a cell starting with each
+    of = + - @ (and tab, CR) in every text column a person can fill: in the file each such
+    cell starts with an apostrophe, and the apostrophe is all that was added."""
+    from tests.campaign_support import add_press
+
+    hostile = ["=HYPERLINK(\"http://evil.example\")", "+45 1234", "-2+3", "@SUM(1+1)", "\tTAB", "\rCR"]
+    sub = await add_subscriber(runtime, "anna@example.org", ("analyser",))
+    pc = await add_press(runtime, "pia@avisen.example")
+    from service.db.models import PressContact
+
+    async with runtime.db.transaction() as s:
+        row = await s.get(Subscriber, sub)
+        row.name, row.organisation = hostile[0], hostile[1]
+        press = await s.get(PressContact, pc)
+        press.name, press.outlet, press.region = hostile[2], hostile[3], hostile[4]
+    sub2 = await add_subscriber(runtime, "bo@example.org", ("analyser",))
+    async with runtime.db.transaction() as s:
+        row = await s.get(Subscriber, sub2)
+        row.name, row.organisation = hostile[5], hostile[2]
+    c = await staff_client(runtime)
+    try:
+        cells = []
+        for url in ("/admin/subscribers/export.csv", "/admin/press/export.csv"):
+            r = await c.get(url)
+            assert r.status == 200 and r.headers["Content-Type"].startswith("text/csv"), url
+            body = (await r.read()).decode("utf-8").lstrip("\ufeff")
+            cells += [cell for row in csv.reader(io.StringIO(body, newline=""), delimiter=";") for cell in row]
+    finally:
+        await c.close()
+    for cell in cells:
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), repr(cell)
+    for value in hostile:  # each one is there, guarded, and otherwise as typed
+        assert "'" + value in cells, repr(value)
+
+
+async def test_item24_admin_delete_leaves_the_person_in_no_row(runtime, db_kind):
+    """Deleting from the admin is erasure too: after it, the address, the name and the
+    organisation are in no row of any table (deliveries, bounces, consents, audit log
+    included); only the hashed suppression entry is left."""
+    from service.db.models import Delivery
+    from tests.integration._snapshot import rows_mentioning
+
+    sub = await add_subscriber(runtime, "slet.mig@example.org", ("analyser",))
+    now = runtime.clock.now()
+    async with runtime.db.transaction() as s:
+        row = await s.get(Subscriber, sub)
+        row.name, row.organisation = "Karen Sletmig", "Jobcenter Glemt"
+        s.add(Delivery(key="t:1", kind="alert", recipient="slet.mig@example.org", subscriber_id=sub, status="sent",
+                       attempts=1, next_attempt_at=now, message_id="<1@budbringer.example>", created_at=now, sent_at=now))
+        s.add(Bounce(email="slet.mig@example.org", kind="soft", diagnostic="452 4.2.2 mailbox full", received_at=now))
+    c = await staff_client(runtime)
+    try:
+        r = await c.post(f"/admin/subscribers/{sub}", data={
+            "csrf_token": csrf(c), "name": "Karen Sletmig", "organisation": "Jobcenter Glemt", "language": "da",
+            "frequency": "weekly", "topics": ["analyser"], "municipalities": ["751"]}, allow_redirects=False)
+        assert r.status == 303
+        needles = ("slet.mig@example.org", "Karen Sletmig", "Jobcenter Glemt")
+        assert await rows_mentioning(runtime, *needles)
+        r = await c.post(f"/admin/subscribers/{sub}/delete", data={"csrf_token": csrf(c), "confirm": "1"},
+                         allow_redirects=False)
+        assert r.status == 303
+    finally:
+        await c.close()
+    assert await rows_mentioning(runtime, *needles) == []
+    async with runtime.db.reader() as s:
+        (entry,) = (await s.scalars(select(Suppression))).all()
+    assert entry.email_hash == email_hash("slet.mig@example.org") and entry.reason == "erased"
