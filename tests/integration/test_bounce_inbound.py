@@ -143,3 +143,17 @@ async def test_press_contact_hard_bounce_marks_the_contact_bounced(runtime, smtp
     assert result.status == "applied"
     async with runtime.db.reader() as s:
         assert (await s.get(PressContact, pc_id)).status == "bounced"
+
+
+async def test_item17_forged_complaint_changes_nothing(runtime, smtp_server, endpoint, db_kind):
+    """An ARF complaint about a real message of ours, but whose quoted return address is not
+    that message's signed one (made up, the plain address, or another message's tag), and
+    one about an address we never wrote to: nobody is suppressed or unsubscribed."""
+    _, sub_id, got = await sent_message(runtime, smtp_server, "offer@example.dk")
+    _, _, other = await sent_message(runtime, smtp_server, "anden@example.dk")
+    for return_path in ("bounces+aaaaaaaaaaaaaaaa@budbringer.example", BOUNCE, other.mail_from):
+        await send_to(endpoint, BOUNCE, arf(got.data, recipient="offer@example.dk", return_path=return_path))
+    invented = b"From: nyheder@budbringer.example\r\nTo: ukendt@example.dk\r\nMessage-ID: <x@y>\r\n\r\nx\r\n"
+    await send_to(endpoint, BOUNCE, arf(invented, recipient="ukendt@example.dk", return_path=got.mail_from))
+    sub, suppressed, bounces = await state(runtime, sub_id)
+    assert sub.status == "active" and suppressed == 0 and bounces == []
