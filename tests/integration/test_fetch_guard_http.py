@@ -142,3 +142,96 @@ async def test_item13_loopback_refused_unless_allowed_also_by_name_and_numeric_f
         assert r.status == 200
     finally:
         await f.close()
+
+
+# ------------------------------------------------------------------ catalogue 13 on every code path
+
+# Loopback written every way a URL can write it. Only loopback: if the guard failed, the
+# request would still stay on this machine (and the server below would count it).
+LOOPBACK_FORMS = ["127.0.0.1", "localhost", "2130706433", "0x7f000001", "127.1", "[::1]", "[::ffff:127.0.0.1]"]
+
+
+@pytest.fixture
+async def counted():
+    from tests.integration._sources import FeedServer
+
+    feeds = FeedServer()
+    feeds.serve("/feed.rss", "nyheder.rss.xml")
+
+    async def redirect(request):
+        raise web.HTTPFound(location=request.query["to"])
+
+    feeds.special = {"/redirect": redirect}
+    async with TestServer(feeds.app(), host="127.0.0.1") as ts:
+        feeds.port = ts.port
+        yield feeds
+
+
+async def test_item13_every_code_path_refuses_loopback_in_every_form(db_url, tmp_path, clock, counted, db_kind):
+    """With the production setting (no networks allowed), the scheduled poll of feeds and of
+    StatBank, the admin's "poll now" and "test fetch" pages all refuse loopback written as an
+    address, a name, a number, hex, short form, IPv6 and IPv4-mapped IPv6: the server on
+    127.0.0.1 never sees a request, and each source's health says why."""
+    from sqlalchemy import select
+
+    from service.db.models import Source
+    from service.runtime import build_runtime
+    from service.sources.poll import poll_due_sources
+    from tests.admin_support import csrf, staff_client
+    from tests.conftest import make_settings
+    from tests.integration._sources import add_source
+
+    runtime = build_runtime(make_settings(db_url, tmp_path, fetch={"allow_networks": []}), clock=clock)
+    try:
+        ids = []
+        for n, host in enumerate(LOOPBACK_FORMS):
+            ids.append(await add_source(runtime, f"feed{n}", f"http://{host}:{counted.port}/feed.rss"))
+            ids.append(await add_source(runtime, f"statbank{n}", f"http://{host}:{counted.port}/v1", kind="statbank",
+                                        options={"table": "AUL01"}))
+        assert await poll_due_sources(runtime) == len(ids)
+        async with runtime.db.reader() as s:
+            rows = (await s.scalars(select(Source).order_by(Source.id))).all()
+        for row in rows:
+            assert row.last_success_at is None and row.consecutive_failures == 1, row.url
+            assert "refused" in row.last_error or "numeric" in row.last_error, (row.url, row.last_error)
+
+        admin = await staff_client(runtime)
+        try:
+            for sid in ids:
+                for action in ("test", "poll"):
+                    page = await (await admin.post(f"/admin/sources/{sid}/{action}",
+                                                   data={"csrf_token": csrf(admin)})).text()
+                    assert "refused" in page or "numeric" in page, (sid, action)
+        finally:
+            await admin.close()
+    finally:
+        await runtime.close()
+    assert counted.hits == []
+
+
+async def test_item13_redirect_from_an_allowed_host_to_loopback_in_another_form_is_refused(
+        db_url, tmp_path, clock, counted, db_kind):
+    """Only 127.0.0.1/32 is allowed (as in these tests): a feed there that redirects to the
+    same machine written another way is refused at the hop, for the poll and the test fetch.
+    (A name whose every answer is 127.0.0.1 is allowed; that is the allow list working.)"""
+    from service.runtime import build_runtime
+    from service.sources.poll import poll_source
+    from service.sources.preview import test_fetch as preview_fetch
+    from tests.conftest import make_settings
+    from tests.integration._sources import add_source
+
+    others = [h for h in LOOPBACK_FORMS if h not in ("127.0.0.1", "localhost")]
+    runtime = build_runtime(make_settings(db_url, tmp_path), clock=clock)
+    try:
+        ok = await add_source(runtime, "ok", f"http://127.0.0.1:{counted.port}/feed.rss")
+        assert (await poll_source(runtime, ok)).new == 6  # the allowed address itself works
+        for n, host in enumerate(others):
+            target = f"http://{host}:{counted.port}/feed.rss?via=redirect"
+            sid = await add_source(runtime, f"r{n}", f"http://127.0.0.1:{counted.port}/redirect?to={target}")
+            report = await poll_source(runtime, sid)
+            assert report.error and ("refused" in report.error or "numeric" in report.error), (host, report.error)
+            with pytest.raises(FetchError):
+                await preview_fetch(runtime, sid)
+    finally:
+        await runtime.close()
+    assert counted.hits.count("/feed.rss") == 1 and counted.hits.count("/redirect") == 2 * len(others)
