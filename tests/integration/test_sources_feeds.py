@@ -186,3 +186,104 @@ async def test_gone_disables_and_permanent_redirect_moves(runtime, feeds, db_kin
     assert g.enabled is False and "410" in g.disabled_reason
     runtime.clock.advance(timedelta(days=1))
     assert await poll_due_sources(runtime) == 1  # the gone source is not polled again
+
+
+# ------------------------------------------------------------------ catalogue 12: the daemon keeps serving
+
+
+def _gzip_bomb(megabytes: int) -> bytes:
+    import zlib
+
+    z = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    chunk = b" " * 1_000_000
+    return b"".join(z.compress(chunk) for _ in range(megabytes)) + z.flush()
+
+
+async def test_item12_hostile_feeds_are_refused_and_the_daemon_keeps_serving(runtime, feeds, client, db_kind):
+    """Every kind of hostile feed at once, with the production size cap (5 MB): an entity
+    bomb, external entities (a file and a URL on this machine), a 50 MB body, a gzip bomb
+    (200 MB unpacked), an unknown and a lying encoding, binary junk. Each is refused or read
+    safely, with the reason on the source; the good feed next to them is read; no external
+    entity is ever fetched; and the web app answers all the while."""
+    import asyncio
+    import time
+
+    from aiohttp import web
+
+    assert runtime.settings.fetch.max_bytes == 5_000_000
+    item = "<item><title>Fyld {n}</title><guid>g{n}</guid><description>{pad}</description></item>"
+
+    async def fifty_megabytes(request):
+        resp = web.StreamResponse(headers={"Content-Type": "application/rss+xml"})
+        await resp.prepare(request)
+        await resp.write(b'<?xml version="1.0"?><rss version="2.0"><channel><title>Stor</title>')
+        block = "".join(item.format(n=n, pad="x" * 900) for n in range(1000)).encode()  # ~1 MB
+        try:
+            for _ in range(50):
+                await resp.write(block)
+        except (ConnectionResetError, RuntimeError):
+            pass  # the reader hung up at its cap
+        return resp
+
+    bomb = _gzip_bomb(200)
+
+    async def gzip_bomb(request):
+        return web.Response(body=bomb, headers={"Content-Encoding": "gzip", "Content-Type": "application/rss+xml"})
+
+    leak = feeds.url("/leak")
+    feeds.special = {"/fifty.rss": fifty_megabytes, "/gzbomb.rss": gzip_bomb}
+    feeds.serve("/ok.rss", "nyheder.rss.xml")
+    hostile = {
+        "laughs": b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+                  b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>'
+                  b'<rss version="2.0"><channel><title>&d;</title></channel></rss>',
+        "xxe-file": b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+                    b'<rss version="2.0"><channel><title>t</title><item><title>&x;</title></item></channel></rss>',
+        "xxe-url": ('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % p SYSTEM "' + leak + '"> %p;]>'
+                    '<rss version="2.0"><channel><title>t</title></channel></rss>').encode(),
+        "unknown-encoding": b'<?xml version="1.0" encoding="x-made-up"?><rss version="2.0"><channel><title>t</title>'
+                            b'<item><title>Hvad med \xe6\xf8\xe5?</title><guid>u1</guid></item></channel></rss>',
+        "utf16-says-utf8": '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>t</title>'
+                           '<item><title>Ærø</title><guid>w1</guid></item></channel></rss>'.encode("utf-16"),
+        "junk": bytes(range(256)) * 40,
+    }
+    for name, body in hostile.items():
+        feeds.serve(f"/{name}.rss", body)
+    names = [*hostile, "fifty", "gzbomb", "ok"]
+    ids = {name: await add_source(runtime, name, feeds.url(f"/{name}.rss")) for name in names}
+
+    latencies: list[float] = []
+    polling = asyncio.Event()
+
+    async def keep_asking():
+        while not polling.is_set():
+            t0 = time.monotonic()
+            r = await client.get("/healthz")
+            assert r.status == 200, await r.text()
+            latencies.append(time.monotonic() - t0)
+            await asyncio.sleep(0.02)
+
+    asker = asyncio.create_task(keep_asking())
+    try:
+        assert await poll_due_sources(runtime) == len(names)
+    finally:
+        polling.set()
+        await asker
+
+    async with runtime.db.reader() as s:
+        rows = {src.slug: src for src in (await s.scalars(select(Source))).all()}
+    errors = {name: rows[name].last_error or "" for name in names}
+    assert errors["ok"] == "" and rows["ok"].last_success_at is not None
+    assert "entit" in errors["laughs"] and "entit" in errors["xxe-file"]
+    assert "entit" in errors["xxe-url"] or "DTD" in errors["xxe-url"]
+    assert "larger than 5000000 bytes" in errors["fifty"]
+    assert "once decompressed" in errors["gzbomb"]
+    assert errors["junk"]  # not a feed
+    titles = set((await items_view(runtime)))
+    assert NOVEMBER_ANALYSIS in titles
+    assert not any("root:" in t for t in titles)  # nothing of /etc/passwd
+    for name, title in (("unknown-encoding", "Hvad med æøå?"), ("utf16-says-utf8", "Ærø")):
+        assert errors[name] or title in titles, name  # refused, or read with the letters right
+    assert "/leak" not in feeds.hits
+    assert len(latencies) >= 3 and (await client.get("/")).status == 200
+    assert max(latencies) < 2  # never held up behind the polling (about 0.1 s here)
