@@ -119,3 +119,79 @@ async def test_downtime_across_three_nights_gives_one_catch_up_digest_with_every
     await digest_job(runtime, "daily")
     await Worker(runtime).drain()
     assert len(smtp_server.to("ferie@example.dk")) == 1
+
+
+# ------------------------------------------------------------------ catalogue 11 for a campaign sent at 02:30
+
+
+async def _walk_the_night(runtime, clock, start_local: datetime, hours: int = 6) -> None:
+    """Run the release job every 10 minutes of real (UTC) time through the night, as the
+    scheduler would, then step the clock back an hour and on again."""
+    from service.campaigns.release import release_due
+
+    worker = Worker(runtime)
+    t = start_local.astimezone(UTC)
+    for _ in range(hours * 6):
+        clock.set(t)
+        await release_due(runtime)
+        await worker.drain()
+        t += timedelta(minutes=10)
+    clock.set(t - timedelta(hours=4))  # the clock is stepped back across the send time
+    for _ in range(4 * 6 + 1):
+        await release_due(runtime)
+        await worker.drain()
+        clock.advance(minutes=10)
+
+
+async def _campaign_for(runtime, title: str) -> int:
+    from service.campaigns.compose import CampaignForm, create_campaign
+    from tests.campaign_support import add_press, add_subscriber
+
+    await add_press(runtime, "nat@avisen.example", media_type="regional")
+    await add_subscriber(runtime, "natlig@example.org", ("presse",))
+    form = CampaignForm(kind="press_release", title=title, lead="Manchet.", body_md="Tekst.",
+                        contact_name="Pia", contact_email="pia@raadet.example", media_types=["regional"])
+    async with runtime.db.transaction() as s:
+        return await create_campaign(s, form, now=runtime.clock.now(), templates_root=runtime.templates.root)
+
+
+async def test_item11_campaign_at_0230_on_the_fall_back_night_is_sent_once(runtime, smtp_server, clock, db_kind):
+    """02:30 happens twice that night; the officer's 02:30 is the first (summer time), and
+    the release goes out once, also when the clock is stepped back across it."""
+    from service.campaigns.schedule import schedule
+    from service.campaigns.times import parse_local
+
+    clock.set(datetime(2026, 10, 24, 12, tzinfo=CPH))
+    cid = await _campaign_for(runtime, "Udsendt om natten")
+    at = parse_local("2026-10-25 02:30", CPH)
+    assert at == datetime(2026, 10, 25, 0, 30, tzinfo=UTC)
+    async with runtime.db.transaction() as s:
+        await schedule(s, cid, scheduled_at=at, embargo_until=None, now=clock.now())
+    await _walk_the_night(runtime, clock, datetime(2026, 10, 25, 0, 0, tzinfo=CPH))
+    for rcpt in ("nat@avisen.example", "natlig@example.org"):
+        mails = smtp_server.to(rcpt)
+        assert [m.message["Subject"] for m in mails] == ["Udsendt om natten"], rcpt
+
+
+async def test_item11_campaign_on_the_spring_forward_night_02_30_is_refused_03_00_sent_once(
+        runtime, smtp_server, clock, db_kind):
+    """02:30 does not exist that night: the admin page says so and schedules nothing (never a
+    silent skip); 03:00 that night goes out once, also across a clock stepped back."""
+    from tests.admin_support import csrf, staff_client
+
+    clock.set(datetime(2026, 3, 28, 12, tzinfo=CPH))
+    cid = await _campaign_for(runtime, "Forårsnat")
+    c = await staff_client(runtime, "pia@raadet.example", "press")
+    try:
+        r = await c.post(f"/admin/campaigns/{cid}/schedule",
+                         data={"csrf_token": csrf(c), "scheduled_at": "2026-03-29T02:30", "embargo_until": ""})
+        assert r.status == 422 and "findes ikke (sommertid begynder)" in await r.text()
+        r = await c.post(f"/admin/campaigns/{cid}/schedule",
+                         data={"csrf_token": csrf(c), "scheduled_at": "2026-03-29T03:00", "embargo_until": ""},
+                         allow_redirects=False)
+        assert r.status == 303
+    finally:
+        await c.close()
+    await _walk_the_night(runtime, clock, datetime(2026, 3, 29, 0, 0, tzinfo=CPH))
+    for rcpt in ("nat@avisen.example", "natlig@example.org"):
+        assert [m.message["Subject"] for m in smtp_server.to(rcpt)] == ["Forårsnat"], rcpt
