@@ -101,3 +101,79 @@ async def test_press_list_import_and_export(officer_client, db_kind):
     assert "anna@avisen.example" in listing
     csv_body = await (await c.get("/admin/press/export.csv")).text()
     assert re.search(r"anna@avisen\.example;Anna;Avisen;regional;Midtjylland;ledighedstal;active", csv_body)
+
+
+# Jinja (and other template syntaxes) typed by staff. If any of it were ever rendered as a
+# template, `{{ 7*7 }}` would show 49, the loop XXX, and `config`/`__class__` would leak.
+TEMPLATE_BAIT = ("{{ 7*7 }}", "{% for x in range(3) %}X{% endfor %}", "{{ config }}",
+                 "{{ ''.__class__.__mro__[1].__subclasses__() }}", "{{ self._TemplateReference__context }}",
+                 "${7*7}", "#{7*7}", "{0.__class__}")
+
+
+def _literal_everywhere(text: str, where: str) -> None:
+    for bait in ("{{ 7*7 }}", "{{ config }}", "${7*7}"):
+        assert bait in text, (where, bait)
+    assert "49" not in text and "XXX" not in text and "<class" not in text, where
+    assert "Settings" not in text and "secret" not in text.lower(), where
+
+
+async def test_item21_staff_text_is_never_a_template(runtime, smtp_server, db_kind):
+    """There are no staff-editable templates (campaign bodies are Markdown, templates live on
+    disk), and text that staff type never becomes one: template syntax in a topic name and
+    in a campaign's title, lead and body comes out literally in the signup page, the topic's
+    unsubscribe page, the preview (text and HTML), and the test mail as received."""
+    import html as htmllib
+
+    from service.delivery.worker import Worker
+    from tests.admin_support import csrf
+    from tests.campaign_support import TextOf
+
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for source in [*(root / "service").rglob("*.py"), *(root / "subscribers").rglob("*.py")]:
+        code = source.read_text(encoding="utf-8")
+        assert "from_string" not in code and "jinja2.Template(" not in code, source  # templates come from disk only
+
+    bait = " ".join(TEMPLATE_BAIT)
+    admin = await staff_client(runtime, "admin@raadet.example", "admin")
+    try:
+        r = await admin.post("/admin/topics", data={"csrf_token": csrf(admin), "slug": "skabelon",
+                                                    "name_da": f"Emne {bait}", "name_en": f"Topic {bait}"},
+                             allow_redirects=False)
+        assert r.status == 303, await r.text()
+        r = await admin.post("/admin/campaigns/new", data={
+            "csrf_token": csrf(admin), "kind": "press_release", "title": f"Titel {{{{ 7*7 }}}} ${{7*7}} {{{{ config }}}}",
+            "lead": f"Manchet {bait}", "body_md": f"Brødtekst {bait}\n\n**{bait}**", "theme": "standard",
+            "media_types": ["regional"]}, allow_redirects=False)
+        assert r.status == 303, await r.text()
+        cid = int(r.headers["Location"].rsplit("/", 1)[1])
+        preview = TextOf(await (await admin.get(f"/admin/campaigns/{cid}/preview")).text()).text
+        frame = TextOf(await (await admin.get(f"/admin/campaigns/{cid}/preview.html")).text()).text
+        r = await admin.post(f"/admin/campaigns/{cid}/test", data={"csrf_token": csrf(admin)}, allow_redirects=False)
+        assert r.status == 303
+    finally:
+        await admin.close()
+    _literal_everywhere(preview, "preview page")
+    _literal_everywhere(frame, "preview frame")
+
+    await Worker(runtime).drain()
+    [mail] = smtp_server.to("admin@raadet.example")
+    _literal_everywhere(mail.message["Subject"], "subject")
+    _literal_everywhere(mail.message.get_body(("plain",)).get_content(), "text mail")
+    _literal_everywhere(TextOf(mail.message.get_body(("html",)).get_content()).text, "html mail")
+
+    from tests.campaign_support import add_subscriber
+
+    sub = await add_subscriber(runtime, "laeser@example.org", ("skabelon",))
+    from tests.admin_support import new_client
+
+    public = await new_client(runtime)
+    try:
+        signup = htmllib.unescape(TextOf(await (await public.get("/")).text()).text)
+        path = runtime.links.unsubscribe(sub, 1, "skabelon").replace("http://127.0.0.1:8080", "")
+        leave = htmllib.unescape(TextOf(await (await public.get(path)).text()).text)
+    finally:
+        await public.close()
+    _literal_everywhere(signup, "signup page")
+    _literal_everywhere(leave, "unsubscribe page")
