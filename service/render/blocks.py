@@ -45,9 +45,7 @@ def _item_block(runtime: "Runtime", sh: Shell, item: ItemView, lang: str, own: t
 
 
 def fill_block(runtime: "Runtime", block: Block, sub: SubscriberView, item_id: int) -> tuple[str, str]:
-    links = runtime.links
-    yes = links.feedback(sub.id, sub.token_version, item_id, True)
-    no = links.feedback(sub.id, sub.token_version, item_id, False)
+    yes, no = runtime.links.feedback_pair(sub.id, sub.token_version, item_id)
     html_values = {"fb_yes": str(escape(yes)), "fb_no": str(escape(no))}
     return block.html.fill(html_values), block.text.fill({"fb_yes": yes, "fb_no": no})
 
