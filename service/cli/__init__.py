@@ -7,14 +7,13 @@ function `(args) -> int` (async functions are run on a fresh event loop).
 from __future__ import annotations
 
 import argparse
-import asyncio
 import importlib
 import inspect
 import os
 import sys
 from pathlib import Path
 
-from service import logs
+from service import eventloop, logs
 
 COMMAND_MODULES = (
     "service.cli.config",  # check-config
@@ -59,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     func = args.func
     try:
         if inspect.iscoroutinefunction(func):
-            return asyncio.run(func(args)) or 0
+            return eventloop.run(func(args)) or 0
         return func(args) or 0
     except KeyboardInterrupt:
         return 130
