@@ -25,10 +25,24 @@ def setup(app: web.Application, runtime: Runtime) -> None:
         enable_async=False,
         trim_blocks=True,
         lstrip_blocks=True,
+        auto_reload=False,  # templates are read once per process (checking mtimes cost ~3 % of a page)
     )
     env.globals["organisation"] = runtime.settings.service.organisation
     env.globals["postal_address"] = runtime.settings.service.postal_address
     app[JINJA] = env
+
+
+_STATIC_URLS: dict[tuple[int, str], str] = {}
+
+
+def _static_url(app: web.Application, path: str) -> str:
+    """`/static/<path>?v=<hash of the file>`, worked out once per file and process (aiohttp
+    resolves and hashes the file on every call: ~5 % of the signup page's time)."""
+    key = (id(app), path)
+    url = _STATIC_URLS.get(key)
+    if url is None:
+        url = _STATIC_URLS[key] = str(app.router["static"].url_for(filename=path))
+    return url
 
 
 def render(
@@ -45,7 +59,7 @@ def render(
         "request": request,
         "csrf_token": request.get("csrf_token", ""),
         "lang": "da",
-        "static": lambda path: request.app.router["static"].url_for(filename=path),
+        "static": lambda path: _static_url(request.app, path),
         "base_url": request.app[RUNTIME].settings.service.base_url,
     }
     ctx.update(context or {})

@@ -10,6 +10,7 @@ from service.staff.auth import require_role
 from service.web.keys import RUNTIME
 from service.web.templating import render
 from subscribers.topic_admin import TopicForm, add_topic, list_topics, set_retired, update_topic
+from subscribers.web import forget_options
 
 
 def _form(data) -> TopicForm:
@@ -36,6 +37,7 @@ async def create(request: web.Request) -> web.Response:
             await record_request(s, request, "topic.add", f"topic:{tid}", {"slug": slug})
     except DomainError as exc:
         return await index(request, exc.message, exc.status)
+    forget_options(runtime)  # the signup form shows the change at once
     raise web.HTTPSeeOther("/admin/topics")
 
 
@@ -54,6 +56,7 @@ async def save(request: web.Request) -> web.Response:
                 await record_request(s, request, "topic.edit", f"topic:{tid}", changes)
     except DomainError as exc:
         return await index(request, exc.message, exc.status)
+    forget_options(runtime)  # the signup form shows the change at once
     raise web.HTTPSeeOther("/admin/topics")
 
 
