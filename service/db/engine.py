@@ -4,19 +4,12 @@ SQLite runs in WAL mode with a busy timeout, and every transaction starts with
 `BEGIN IMMEDIATE`: a transaction that reads and then writes would otherwise fail at
 once with "database is locked" under a concurrent writer (see shared/MEASURED.md).
 `Database.reader()` gives plain deferred transactions for read-only work.
-
-Within one process, SQLite write transactions also take turns on an asyncio lock before
-they ask SQLite. SQLite's own busy handler waits by sleeping (1, 2, 5 … 100 ms) and
-trying again, so 100 signups at once on one process gave p99 latencies of most of a
-second; queued on the lock, each starts the moment the previous one commits. Other
-processes still meet the busy timeout, as before.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -42,7 +35,6 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.is_postgres = self.url.get_backend_name() == "postgresql"
         self.engine = _create_engine(settings, self.url)
-        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
         self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
         self._reader = async_sessionmaker(
             self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
@@ -59,28 +51,8 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
         """A write transaction: committed on success, rolled back on error."""
-        if not self.is_sqlite:
-            async with self._writer() as session, session.begin():
-                yield session
-            return
-        lock = self._write_lock()
-        try:
-            await asyncio.wait_for(lock.acquire(), self.settings.busy_timeout_ms / 1000 or None)
-        except asyncio.TimeoutError:
-            raise OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked (waited for this "
-                                   "process's other writer)")) from None
-        try:
-            async with self._writer() as session, session.begin():
-                yield session
-        finally:
-            lock.release()
-
-    def _write_lock(self) -> asyncio.Lock:
-        loop = asyncio.get_running_loop()
-        lock = self._locks.get(loop)
-        if lock is None:
-            lock = self._locks[loop] = asyncio.Lock()
-        return lock
+        async with self._writer() as session, session.begin():
+            yield session
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
