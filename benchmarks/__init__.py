@@ -1,0 +1,1 @@
+"""Budbringer's benchmarks: `python -m benchmarks` (see docs/benchmarks.md)."""
