@@ -3,11 +3,23 @@ loopback port the browser can reach. Used when tests/e2e/conftest.py has no brow
 
 from __future__ import annotations
 
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
+# Screenshots kept as test artefacts (looked at by people, not compared by the tests).
+ARTIFACTS = Path(os.environ.get("BUDBRINGER_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "var" / "test-artifacts"))
+
+
+async def screenshot(page, name: str) -> Path:
+    """A full-page PNG of what the browser shows now, as ARTIFACTS/<name>.png."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    await page.screenshot(path=str(path), full_page=True)
+    return path
 
 
 @pytest.fixture
