@@ -91,8 +91,11 @@ def _create_engine(settings: DatabaseSettings, url) -> AsyncEngine:
         )
         _sqlite_pragmas(engine, settings.busy_timeout_ms)
         return engine
+    # JIT off: our statements are short or set-based over indexes, and compiling their plans
+    # cost ~0.2 s each (a 100,000-subscriber fan-out went from 4.7 s to 3.2 s without it).
     return create_async_engine(
-        url, echo=settings.echo, pool_size=settings.pool_size, pool_pre_ping=True
+        url, echo=settings.echo, pool_size=settings.pool_size, pool_pre_ping=True,
+        connect_args={"server_settings": {"jit": "off"}},
     )
 
 
