@@ -219,7 +219,7 @@ async def import_csv(s: AsyncSession, data: bytes, opts: ImportOptions) -> Impor
 async def _write(s: AsyncSession, good: list[tuple[int, str, dict]], opts: ImportOptions, source: str) -> None:
     for n, email, v in good:
         sub = Subscriber(email=email, name=v["name"], organisation=v["organisation"], language=v["language"],
-                         frequency=v["frequency"], audience_id=v["audience_id"], status="active", token_version=1,
+                         frequency=v["frequency"], audience_id=v["audience_id"], status="active",
                          created_at=opts.now, confirmed_at=opts.now, soft_bounces=0)
         s.add(sub)
         await s.flush()

@@ -131,8 +131,10 @@ def _window_start(runtime: "Runtime", now: datetime) -> int:
 
 async def _queue(runtime: "Runtime", session: AsyncSession, sub: Subscriber, kind: str, key: str, now: datetime,
                  recipient: str | None = None, params: dict | None = None) -> int | None:
-    return await enqueue(session, key=key, kind=kind, recipient=recipient or sub.email, now=now,
-                         domain=mail_domain(runtime.settings.mail.from_address), subscriber_id=sub.id,
+    # The key names the subscription (id and token version), not just the row: SQLite hands an
+    # erased subscriber's id to the next signup, whose mails must not collide with theirs.
+    return await enqueue(session, key=f"{key}:v{sub.token_version}", kind=kind, recipient=recipient or sub.email,
+                         now=now, domain=mail_domain(runtime.settings.mail.from_address), subscriber_id=sub.id,
                          language=sub.language, params=params or {})
 
 

@@ -3,6 +3,7 @@ their choices, the consent record, and the suppression list."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 from typing import Any
 
@@ -66,6 +67,14 @@ subscriber_municipalities = Table(
 )
 
 
+def first_token_version() -> int:
+    """A new subscriber's links start at a random version rather than 1. SQLite gives the
+    id of a deleted subscriber (erased, or an expired signup) to the next new one; with
+    version 1 for both, the deleted person's old links (preferences, unsubscribe, confirm)
+    would open the newcomer's subscription. Room is left for bumps within 32 bits."""
+    return secrets.randbelow(2**30) + 1
+
+
 class Subscriber(Base):
     __tablename__ = "subscribers"
 
@@ -78,7 +87,7 @@ class Subscriber(Base):
     language: Mapped[str] = mapped_column(String(2), default="da")
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     # Bumped to revoke every link issued before (tokens carry the version they were made with).
-    token_version: Mapped[int] = mapped_column(Integer, default=1)
+    token_version: Mapped[int] = mapped_column(Integer, default=first_token_version)
     pending_email: Mapped[str | None] = mapped_column(String(320))  # new address awaiting confirmation
     created_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]

@@ -9,6 +9,8 @@
   done, and the keys make a repeated chunk a no-op.
 - A run takes every pending entry made before it started, however old: after downtime
   across several periods the subscriber gets ONE catch-up digest, not one per period.
+- Entries left waiting by a subscriber who switched from a digest to immediate go out
+  with the next daily digest.
 - No entries, no mail. The message itself is rendered when it is sent
   (`service.render.digest`), from the entries that point at the delivery.
 - `subscriber_id`: an operator's run for one subscriber now. It gets its own run key
@@ -97,7 +99,11 @@ async def _open_run(runtime: "Runtime", frequency: str, key: str, now: "datetime
 
 
 def _audience(frequency: str, subscriber_id: int | None):
-    cond = [Subscriber.frequency == frequency, Subscriber.status == "active"]
+    # Someone who moved from a digest to "immediate" may still have entries waiting (matched
+    # while they were on the digest): no alert will ever carry those, so the next daily
+    # digest does. Immediate subscribers have no other pending entries, so this adds none.
+    frequencies = (frequency, "immediate") if frequency == "daily" else (frequency,)
+    cond = [Subscriber.frequency.in_(frequencies), Subscriber.status == "active"]
     if subscriber_id is not None:
         cond.append(Subscriber.id == subscriber_id)
     return cond
