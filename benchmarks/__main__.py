@@ -250,11 +250,13 @@ class Bench:
             # The service's own address (its cookies are not Secure over plain http); a signup
             # limit per address far above the load, which all comes from 127.0.0.1.
             env.write_config(base_url=url, web=f"port = {port}\nsignup_per_ip_per_hour = 100000000")
+            # Its log goes to a file: a pipe nobody reads fills up and stops the server mid-run.
+            log = open(env.root / "web.log", "wb")
             web = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "service", "--config", str(env.config), "run", "--role", "web",
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env.environ, cwd=ROOT)
+                stdout=subprocess.DEVNULL, stderr=log, env=env.environ, cwd=ROOT)
             try:
-                await self._wait_for(url + "/healthz", web)
+                await self._wait_for(url + "/healthz", web, env.root / "web.log")
                 for mode in ("get", "post"):
                     for _ in range(self.opts.runs):
                         out = await asyncio.create_subprocess_exec(
@@ -271,14 +273,15 @@ class Bench:
             finally:
                 web.terminate()
                 await web.wait()
+                log.close()
 
-    async def _wait_for(self, url: str, proc) -> None:
+    async def _wait_for(self, url: str, proc, log: Path) -> None:
         import aiohttp
 
         async with aiohttp.ClientSession() as session:
             for _ in range(200):
                 if proc.returncode is not None:
-                    raise RuntimeError(f"web process exited: {(await proc.stderr.read()).decode()[-2000:]}")
+                    raise RuntimeError(f"web process exited: {log.read_text(errors='replace')[-2000:]}")
                 try:
                     async with session.get(url) as response:
                         if response.status == 200:
@@ -316,6 +319,13 @@ async def main_async(opts) -> None:
     await sink.stdout.readline()
     print(f"# {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {machine()}; event loop {loop_name()}", file=sys.stderr)
     try:
+        started = time.perf_counter()
+
+        def lap(what: str) -> None:
+            nonlocal started
+            print(f"# {what}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+            started = time.perf_counter()
+
         if "send" in only:
             for kind in dbs:
                 await bench.send(kind, [1, 2] if kind == "postgres" else [1])
@@ -325,15 +335,19 @@ async def main_async(opts) -> None:
                 ratio = Figure(f.name.replace("e2e", "ratio"), "% of raw", note="median e2e / median raw, same run")
                 ratio.runs = [100 * r / bench.figures["send.raw"].median for r in f.runs]
                 bench.figures[ratio.name] = ratio
+            lap("send (setup and runs)")
         if "fanout" in only:
             for kind in dbs:
                 await bench.fanout(kind)
+                lap(f"fan-out on {kind} (setup and runs)")
         if "digest" in only:
             for kind in dbs:
                 await bench.digest(kind)
+                lap(f"digests on {kind} (setup and runs)")
         if "signup" in only:
             for kind in dbs:
                 await bench.signup(kind)
+                lap(f"signup on {kind}")
     finally:
         sink.terminate()
         await sink.wait()
@@ -353,7 +367,7 @@ def main() -> None:
     p.add_argument("--dkim", action="store_true", help="sign every message (RSA 2048)")
     p.add_argument("--subscribers", type=int, default=100_000, help="subscribers for fan-out and digests")
     p.add_argument("--clients", type=int, default=100, help="concurrent clients on the signup page")
-    p.add_argument("--requests", type=int, default=2000, help="requests per signup run")
+    p.add_argument("--requests", type=int, default=1000, help="requests per signup run")
     p.add_argument("--profile", type=Path, help="write cProfile stats of each worker run into this directory")
     p.add_argument("--py-spy", type=Path, help="record a py-spy sampling profile of each worker run here")
     opts = p.parse_args()

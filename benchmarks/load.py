@@ -33,7 +33,8 @@ def percentile(values: list[float], p: float) -> float:
 async def open_client(url: str) -> tuple[aiohttp.ClientSession, str]:
     """A client with its own cookie jar and the CSRF token the page gave it."""
     # unsafe=True: aiohttp keeps no cookies for a bare IP address (127.0.0.1) otherwise.
-    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1), cookie_jar=aiohttp.CookieJar(unsafe=True))
+    session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1), cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                    timeout=aiohttp.ClientTimeout(total=60))
     async with session.get(url + "/") as response:
         return session, TOKEN.search(await response.text()).group(1)
 
@@ -55,7 +56,7 @@ async def client(session, token, url, mode, counter, latencies, errors, tag) -> 
                 async with session.post(url + "/", data=form, headers={"Origin": url}) as response:
                     body = await response.read()
                     ok = response.status == 200 and "Tjek din indbakke".encode() in body
-        except aiohttp.ClientError as exc:
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             ok, body = False, str(exc).encode()
         latencies.append(time.perf_counter() - start)
         if not ok:
