@@ -178,10 +178,10 @@ async def signup(runtime: "Runtime", session: AsyncSession, email: str, choices:
             if sub is None:
                 raise
             return await signup(runtime, session, email, choices, now=now, evidence=evidence)
-    elif sub.status == "unsubscribed":
+    elif not await _may_mail(runtime, sub, now):
+        return "throttled"  # nothing changes: no mail, no new choices, the status stays
+    if sub.status == "unsubscribed":
         sub.status, sub.unsubscribed_at = "pending", None
-    if not await _may_mail(runtime, sub, now):
-        return "throttled"
     await _apply_choices(session, sub, choices)
     _record(session, sub, "signup", version, evidence, now, {"topics": choices.topics,
                                                              "municipalities": choices.municipalities})

@@ -329,8 +329,8 @@ class Invariant(RuleBasedStateMachine):
                 p.row += 1
                 may_mail = True
                 self._set(p, "pending")
-            elif p.status == "unsubscribed":
-                self._set(p, "pending")  # pending again, even when no new mail may go yet
+            elif p.status == "unsubscribed" and may_mail:
+                self._set(p, "pending")  # throttled, a re-signup changes nothing: they stay unsubscribed
             expected = "confirm_sent" if may_mail else "throttled"
         assert outcome == expected, f"signup of {typed}: the product says {outcome}, the model {expected}"
         if outcome == "manage_sent":

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from service.db.models import Delivery, Feedback, Item
 from service.delivery.worker import Worker
-from subscribers.models import Consent, Subscriber, Suppression
+from subscribers.models import Consent, Subscriber, Suppression, Topic, subscriber_topics
 from subscribers.suppression import email_hash
 from tests.integration._snapshot import changed, rows_mentioning, snapshot
 
@@ -542,3 +542,34 @@ async def test_item24_erasure_leaves_only_the_hashed_suppression_entry(client, r
         assert entry.reason == "erased"
         assert await s.get(Subscriber, other.id) is not None  # the other subscriber is untouched
     assert await rows_mentioning(runtime, "anden@example.dk")
+
+
+async def test_a_resignup_after_leaving_waits_for_the_window_and_then_starts_afresh(client, runtime, smtp_server, clock,
+                                                                                   db_kind):
+    sub = await _signup_and_confirm(client, runtime, smtp_server)
+    from subscribers.lifecycle import unsubscribe
+
+    async with runtime.db.transaction() as s:
+        await unsubscribe(s, sub.id, clock.now())
+    # Within the hour of their confirmation mail: the same page, and nothing changes (no mail,
+    # no new choices, still unsubscribed; before, they were left pending with the old choices).
+    r = await _post(client, "/", {**FORM, "topics": ["retningslinjer"]})
+    assert "Tjek din indbakke" in await r.text()
+    await Worker(runtime).drain()
+    # (Their welcome mail was still queued when they left: it was cancelled, not sent.)
+    assert [m.message["Subject"] for m in smtp_server.to(sub.email)] == ["Bekræft dit abonnement"]
+    async with runtime.db.reader() as s:
+        assert await s.scalar(select(Subscriber.status).where(Subscriber.id == sub.id)) == "unsubscribed"
+
+    clock.advance(minutes=61)
+    r = await _post(client, "/", {**FORM, "topics": ["retningslinjer"]})
+    await Worker(runtime).drain()
+    assert smtp_server.to(sub.email)[-1].message["Subject"] == "Bekræft dit abonnement"
+    async with runtime.db.reader() as s:
+        again = await s.scalar(select(Subscriber).where(Subscriber.id == sub.id))
+        assert again.status == "pending"
+        topics = set(await s.scalars(select(Topic.slug).join(subscriber_topics, subscriber_topics.c.topic_id == Topic.id)
+                                     .where(subscriber_topics.c.subscriber_id == sub.id)))
+        assert topics == {"retningslinjer"}
+    r = await client.get(_link(smtp_server.to(sub.email)[-1], "/confirm"))
+    assert r.status == 200
