@@ -23,6 +23,21 @@ async def screenshot(page, name: str) -> Path:
 
 
 @pytest.fixture
+async def site(runtime):
+    """The whole app served on a loopback port the browser can reach; its base URL."""
+    from aiohttp.test_utils import TestServer
+
+    from service.web.app import create_app
+
+    server = TestServer(create_app(runtime), host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
+
+
+@pytest.fixture
 async def browser_page():
     if not shutil.which(CHROMIUM):
         pytest.skip("Debian's chromium is not installed")

@@ -4,26 +4,14 @@ name is a script (it shows as text, no dialog), and the dashboard draws its bar 
 from __future__ import annotations
 
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import insert
 
-from service.web.app import create_app
 from subscribers.models import Subscriber, subscriber_municipalities
 from tests.admin_support import PASSWORD, make_user
 from tests.campaign_support import add_subscriber
-from tests.e2e._browser import browser_page  # noqa: F401  (fixture)
+from tests.e2e._browser import browser_page, site  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-async def site(runtime):
-    server = TestServer(create_app(runtime), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
 
 
 async def _log_in(page, site, email="admin@raadet.example", password=PASSWORD):
@@ -117,7 +105,7 @@ async def test_item19_scripts_from_feeds_bounces_imports_errors_and_campaigns_ne
     campaign preview renders in a sandboxed frame without scripts."""
     from datetime import timedelta
 
-    from aiohttp.test_utils import TestServer as FeedTestServer
+    from aiohttp.test_utils import TestServer as FeedTestServer  # the feeds, not the app
 
     from service.campaigns.compose import CampaignForm, create_campaign
     from service.db.models import Bounce, Delivery, Source

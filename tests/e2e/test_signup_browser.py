@@ -11,26 +11,14 @@ import re
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
 from service.delivery.worker import Worker
-from service.web.app import create_app
 from subscribers.models import Subscriber
 from subscribers.models import Topic, subscriber_topics
-from tests.e2e._browser import browser_page, screenshot  # noqa: F401  (fixture)
+from tests.e2e._browser import browser_page, screenshot, site  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-async def site(runtime):
-    server = TestServer(create_app(runtime), host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield str(server.make_url("")).rstrip("/")
-    finally:
-        await server.close()
 
 
 async def _tab_to(page, selector: str, limit: int = 80) -> None:
