@@ -144,10 +144,14 @@ async def run_demo(args) -> int:
         password = await _seed(runtime)
         if args.once:
             return await _once(runtime)
+        # A first round at once, so the sample items are in var/outbox within seconds of
+        # starting (the scheduler's own poll comes round only after its interval).
+        polled, matched = await _first_round(runtime)
         print(f"\nBudbringer demo: http://127.0.0.1:{args.port}/  (admin: http://127.0.0.1:{args.port}/admin/)")
         if password:
             print(f"Admin login: admin@example.dk / {password}  (shown once)")
-        print(f"Mail is written to {settings.mail.outbox_dir}/ as .eml files. Ctrl-C stops.\n")
+        print(f"Polled {polled} sample sources and matched {matched} items: the worker writes their mail to "
+              f"{settings.mail.outbox_dir}/ as .eml files now. Ctrl-C stops.\n")
         stop = asyncio.Event()
         _stop_on_signals(stop)
         await serve(runtime, {"web", "worker", "scheduler"}, stop)
@@ -157,17 +161,23 @@ async def run_demo(args) -> int:
         await runner.cleanup()
 
 
-async def _once(runtime) -> int:
-    """Poll every source, match, build today's digest, send everything, and report."""
-    from service.delivery.worker import Worker
-    from service.digests.run import run_digest
+async def _first_round(runtime) -> tuple[int, int]:
+    """Register the sample sources, poll them and match what came: (sources polled, items matched)."""
     from service.matching.match import match_pending_items
     from service.sources.poll import poll_due_sources
     from service.sources.registry import sync_configured_sources
 
     await sync_configured_sources(runtime)
     polled = await poll_due_sources(runtime)
-    matched = await match_pending_items(runtime)
+    return polled, await match_pending_items(runtime)
+
+
+async def _once(runtime) -> int:
+    """Poll every source, match, build today's digest, send everything, and report."""
+    from service.delivery.worker import Worker
+    from service.digests.run import run_digest
+
+    polled, matched = await _first_round(runtime)
     digests = await run_digest(runtime, "daily")
     sent = await Worker(runtime).drain()
     outbox = runtime.settings.mail.outbox_dir

@@ -64,3 +64,31 @@ async def test_run_serves_every_role_and_stops_cleanly_on_sigterm(tmp_path):
         out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
     assert proc.returncode == 0, out.decode()
     assert "shutting down" in out.decode()
+
+
+async def test_demo_writes_mail_for_the_sample_items_within_seconds(tmp_path):
+    """`make demo`'s command, run where a newcomer would: a fresh directory, no config file.
+    The sample items' mail must be in var/outbox/ promptly, not after the poll interval."""
+    import email
+    import email.policy
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUDBRINGER_")}
+    log = open(tmp_path / "demo.log", "wb")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "service", "demo", "--port", str(port),
+                                                env=env, cwd=tmp_path, stdout=log, stderr=log)
+    try:
+        status, _ = await _healthz(port, time.monotonic() + 30)
+        assert status == 200
+        outbox = tmp_path / "var" / "outbox"
+        deadline = time.monotonic() + 20
+        while len(list(outbox.glob("*.eml"))) < 5 and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in outbox.glob("*.eml")]
+        assert len(mails) >= 5, (tmp_path / "demo.log").read_text(errors="replace")[-3000:]
+        assert any("Ledighed" in m["Subject"] for m in mails)  # the StatBank sample's figures
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(proc.wait(), 20)
+        log.close()
+    assert code == 0
