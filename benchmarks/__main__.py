@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -136,8 +137,9 @@ class Bench:
         if not self.opts.py_spy:
             return None
         self.opts.py_spy.mkdir(parents=True, exist_ok=True)
+        exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")  # the venv's, if not on PATH
         spy = await asyncio.create_subprocess_exec(
-            "py-spy", "record", "--pid", str(proc.p.pid), "--format", "raw", "--rate", "250", "--nonblocking",
+            exe, "record", "--pid", str(proc.p.pid), "--format", "raw", "--rate", "250", "--nonblocking",
             "--output", str(self.opts.py_spy / f"{name}.txt"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         await asyncio.sleep(0.5)  # let it attach
         return spy
@@ -165,9 +167,9 @@ class Bench:
                 await s.execute(text(
                     "UPDATE deliveries SET status = 'queued', attempts = 0, sent_at = NULL, lease_until = NULL, "
                     "claimed_by = NULL, body = NULL, subject = NULL, last_error = NULL, possible_duplicate = false"))
-            if rt.db.is_postgres:
+            if rt.db.is_postgres:  # fresh statistics, as after a real digest run
                 async with rt.db.transaction() as s:
-                    await s.execute(text("VACUUM ANALYZE deliveries") if False else text("ANALYZE deliveries"))
+                    await s.execute(text("ANALYZE deliveries"))
         finally:
             await rt.close()
 
