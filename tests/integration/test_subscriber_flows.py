@@ -573,3 +573,28 @@ async def test_a_resignup_after_leaving_waits_for_the_window_and_then_starts_afr
         assert topics == {"retningslinjer"}
     r = await client.get(_link(smtp_server.to(sub.email)[-1], "/confirm"))
     assert r.status == 200
+
+
+async def test_the_signup_page_is_rendered_once_but_every_visitor_gets_their_own_token(client, runtime, db_kind):
+    import aiohttp
+
+    first = await _csrf(client)
+    assert await _csrf(client) == first  # the same visitor keeps theirs (the cookie)
+    assert client.session.cookie_jar.filter_cookies(client.make_url("/"))["bb_csrf"].value == first
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:
+        async with other.get(client.make_url("/")) as page:
+            theirs = re.search(r'name="csrf_token" value="([^"]+)"', await page.text()).group(1)
+        assert theirs != first
+        assert other.cookie_jar.filter_cookies(client.make_url("/"))["bb_csrf"].value == theirs
+        # ... and the form posts with it.
+        async with other.post(client.make_url("/"), data={**FORM, "csrf_token": theirs}) as answer:
+            assert answer.status == 200 and "Tjek din indbakke" in await answer.text()
+    # A topic an admin adds shows on the form at once.
+    from subscribers.web import forget_options
+
+    async with runtime.db.transaction() as s:
+        s.add(Topic(slug="nyt-emne", name_da="Et helt nyt emne", name_en="A new topic", description_da="",
+                    description_en="", position=99, retired=False))
+    assert "Et helt nyt emne" not in await (await client.get("/")).text()  # read at most every 30 s ...
+    forget_options(runtime)  # ... unless the admin page says topics changed
+    assert "Et helt nyt emne" in await (await client.get("/")).text()
