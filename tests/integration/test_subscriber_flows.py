@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from service.db.models import Delivery, Feedback, Item
+from service.db.models import Delivery, Feedback
 from service.delivery.worker import Worker
 from subscribers.models import Consent, Subscriber, Suppression, Topic, subscriber_topics
 from subscribers.suppression import email_hash
+from tests.integration._matching import add_item
 from tests.integration._snapshot import changed, rows_mentioning, snapshot
 
 FORM = {"email": "Mette.Hansen@Jobcenter-Aarhus.dk", "name": "Mette Hansen", "topics": ["ledighedstal", "analyser"],
@@ -224,13 +225,7 @@ async def test_preferences_change_and_email_change_only_after_confirming(client,
 
 async def test_feedback_is_recorded_only_by_the_button(client, runtime, smtp_server, db_kind):
     sub = await _signup_and_confirm(client, runtime, smtp_server)
-    now = runtime.clock.now()
-    async with runtime.db.transaction() as s:
-        item = Item(kind="analysis", title="Analyse af ungeledigheden", content_hash="x", published_at=now,
-                    created_at=now, updated_at=now)
-        s.add(item)
-        await s.flush()
-        item_id = item.id
+    item_id = await add_item(runtime, "Analyse af ungeledigheden", kind="analysis", topics=())
     path = runtime.links.feedback(sub.id, sub.token_version, item_id, True).replace("http://127.0.0.1:8080", "")
     page = await client.get(path)
     assert "Analyse af ungeledigheden" in await page.text()
@@ -320,12 +315,7 @@ async def test_item16_get_and_head_on_every_mailed_link_change_nothing(client, r
     await _post(client, "/", {**FORM, "email": "venter@example.dk"})  # stays pending
     path = _path(runtime.links.preferences(sub.id, sub.token_version))
     await _post(client, f"{path}/email", {"new_email": "ny-adresse@example.dk"}, await _csrf(client, path))
-    now = runtime.clock.now()
-    async with runtime.db.transaction() as s:
-        item = Item(kind="analysis", title="Analyse", content_hash="h", published_at=now, created_at=now, updated_at=now)
-        s.add(item)
-        await s.flush()
-        item_id = item.id
+    item_id = await add_item(runtime, "Analyse", kind="analysis", topics=())
     await Worker(runtime).drain()
     links = runtime.links
     paths = [
@@ -440,12 +430,7 @@ async def test_item22_generated_bad_tokens_are_refused_on_every_link_and_change_
 
     me = await _signup_and_confirm(client, runtime, smtp_server)
     other = await _signup_and_confirm(client, runtime, smtp_server, {**FORM, "email": "anden@example.dk"})
-    now = runtime.clock.now()
-    async with runtime.db.transaction() as s:
-        item = Item(kind="analysis", title="Analyse", content_hash="h", published_at=now, created_at=now, updated_at=now)
-        s.add(item)
-        await s.flush()
-        item_id = item.id
+    item_id = await add_item(runtime, "Analyse", kind="analysis", topics=())
     links, signer = runtime.links, runtime.links.signer
     genuine = {  # purpose -> (a real link of that kind for `me`, extra POST paths after it)
         CONFIRM: (links.confirm(me.id, me.token_version), []),
@@ -524,11 +509,9 @@ async def test_item24_erasure_leaves_only_the_hashed_suppression_entry(client, r
     await _post(client, f"{path}/export", {}, await _csrf(client, path))  # leaves a delivery row behind
     await _post(client, f"{path}/email", {"new_email": "Birthe.Ny@Example.dk"}, await _csrf(client, path))
     now = runtime.clock.now()
+    item_id = await add_item(runtime, "Analyse", kind="analysis", topics=())
     async with runtime.db.transaction() as s:
-        item = Item(kind="analysis", title="Analyse", content_hash="h", published_at=now, created_at=now, updated_at=now)
-        s.add(item)
-        await s.flush()
-        s.add(Feedback(item_id=item.id, subscriber_id=sub.id, useful=True, at=now))
+        s.add(Feedback(item_id=item_id, subscriber_id=sub.id, useful=True, at=now))
     await Worker(runtime).drain()
     needles = (sub.email, "birthe.ny@example.dk", "Birthe Særnavn", "Jobcenter Ølgod")
     assert await rows_mentioning(runtime, *needles)  # the search finds them while they are there
