@@ -12,3 +12,5 @@ if TYPE_CHECKING:
 
 RUNTIME: web.AppKey["Runtime"] = web.AppKey("runtime")
 JINJA: web.AppKey[Environment] = web.AppKey("jinja", Environment)
+# Versioned static URLs worked out so far (path → URL), filled as pages ask for them.
+STATIC_URLS: web.AppKey[dict[str, str]] = web.AppKey("static_urls", dict)

@@ -10,7 +10,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from service.paths import templates_dir
 from service.runtime import Runtime
-from service.web.keys import JINJA, RUNTIME
+from service.web.keys import JINJA, RUNTIME, STATIC_URLS
 
 
 def static_dir(runtime: Runtime) -> Path:
@@ -30,18 +30,16 @@ def setup(app: web.Application, runtime: Runtime) -> None:
     env.globals["organisation"] = runtime.settings.service.organisation
     env.globals["postal_address"] = runtime.settings.service.postal_address
     app[JINJA] = env
-
-
-_STATIC_URLS: dict[tuple[int, str], str] = {}
+    app[STATIC_URLS] = {}
 
 
 def _static_url(app: web.Application, path: str) -> str:
-    """`/static/<path>?v=<hash of the file>`, worked out once per file and process (aiohttp
+    """`/static/<path>?v=<hash of the file>`, worked out once per file and app (aiohttp
     resolves and hashes the file on every call: ~5 % of the signup page's time)."""
-    key = (id(app), path)
-    url = _STATIC_URLS.get(key)
+    urls = app[STATIC_URLS]
+    url = urls.get(path)
     if url is None:
-        url = _STATIC_URLS[key] = str(app.router["static"].url_for(filename=path))
+        url = urls[path] = str(app.router["static"].url_for(filename=path))
     return url
 
 
