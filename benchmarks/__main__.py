@@ -308,7 +308,7 @@ def machine() -> str:
 
 
 async def main_async(opts) -> None:
-    from benchmarks.loop import name as loop_name
+    from service.eventloop import name as loop_name
 
     dbs = [d for d in opts.db.split(",") if d]
     if "postgres" in dbs and not await E.postgres_available():

@@ -142,7 +142,7 @@ JOBS = {"worker": worker, "raw": raw, "fanout": fanout, "digest": digest}
 
 
 def main() -> None:
-    from benchmarks.loop import run
+    from service.eventloop import run
 
     job, args = sys.argv[1], json.loads(sys.argv[2])
     result = run(JOBS[job](args))

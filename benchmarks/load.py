@@ -79,7 +79,7 @@ async def run(url: str, mode: str, concurrency: int, requests: int) -> dict:
 
 
 def main() -> None:
-    from benchmarks.loop import run as run_loop
+    from service.eventloop import run as run_loop
 
     url, mode, concurrency, requests = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
     print(json.dumps(run_loop(run(url.rstrip("/"), mode, concurrency, requests))), flush=True)

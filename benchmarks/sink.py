@@ -92,7 +92,7 @@ async def count(port: int) -> tuple[int, int]:
 
 
 def main() -> None:
-    from benchmarks.loop import run
+    from service.eventloop import run
 
     run(serve(int(sys.argv[1])))
 
