@@ -79,7 +79,7 @@ async def suppress(session: AsyncSession, email: str, *, reason: str, now: datet
     await unsubscribe(session, email, reason=reason, now=now)
     from service.campaigns.press_contacts import mark_bounced
 
-    await mark_bounced(session, email, now=now)
+    await mark_bounced(session, email, now=now, reason=reason)
 
 
 async def unsubscribe(session: AsyncSession, email: str, *, reason: str, now: datetime) -> None:

@@ -21,7 +21,7 @@ from service.campaigns.compose import MEDIA_TYPES
 from service.db.models import PressContact
 from service.errors import Conflict, Invalid, NotFound
 
-STATUSES = ("active", "bounced", "inactive")
+STATUSES = ("active", "inactive", "bounced", "complained")  # words in templates/labels.toml [press_status]
 COLUMNS = ("email", "name", "outlet", "media_type", "region", "beats", "status")
 MEDIA_ALIASES = {"landsdækkende": "national", "regional": "regional", "lokal": "local", "fagblad": "trade",
                  "fag": "trade", "bureau": "agency", "nyhedsbureau": "agency"}
@@ -181,10 +181,12 @@ async def export_csv(session: AsyncSession, seg: Segment | None = None) -> bytes
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-async def mark_bounced(session: AsyncSession, email: str, *, now: datetime) -> bool:
-    """For the bounce handler: a hard bounce from a press address marks the contact."""
+async def mark_bounced(session: AsyncSession, email: str, *, now: datetime, reason: str = "hard_bounce") -> bool:
+    """For the bounce handler: a press address that bounced for good is marked "bounced", one
+    whose owner complained (marked the mail as spam) "complained"; neither gets releases."""
+    status = "complained" if reason == "complaint" else "bounced"
     pc = await session.scalar(select(PressContact).where(func.lower(PressContact.email) == email.strip().lower()))
-    if pc is None or pc.status == "bounced":
+    if pc is None or pc.status == status:
         return False
-    pc.status, pc.updated_at = "bounced", now
+    pc.status, pc.updated_at = status, now
     return True

@@ -9,6 +9,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from service.paths import templates_dir
+from service.render.formatting import Labels, date_local, datetime_local, number
 from service.runtime import Runtime
 from service.web.keys import JINJA, RUNTIME, STATIC_URLS
 
@@ -29,8 +30,22 @@ def setup(app: web.Application, runtime: Runtime) -> None:
     )
     env.globals["organisation"] = runtime.settings.service.organisation
     env.globals["postal_address"] = runtime.settings.service.postal_address
+    _add_filters(env, runtime)
     app[JINJA] = env
     app[STATIC_URLS] = {}
+
+
+def _add_filters(env: Environment, runtime: Runtime) -> None:
+    """`label` (status and kind words from templates/labels.toml), `local` (a stored UTC time
+    as "1. december 2026 kl. 09.30", Danish and 24-hour whatever the browser), `day` and
+    `number`. Each takes the page's language when given one; Danish otherwise."""
+    labels = Labels.load(templates_dir(runtime.settings.service.templates_dir) / "labels.toml")
+    tz = runtime.settings.service.tz()
+    env.globals["labels"] = labels
+    env.filters["label"] = lambda value, group, lang="da": labels.get(group, value, lang)
+    env.filters["local"] = lambda at, lang="da", zone=False: datetime_local(at, tz, lang, zone) if at else "–"
+    env.filters["day"] = lambda at, lang="da": date_local(at, tz, lang) if at else "–"
+    env.filters["number"] = lambda value, decimals=0, lang="da": number(value, decimals, lang)
 
 
 def _static_url(app: web.Application, path: str) -> str:

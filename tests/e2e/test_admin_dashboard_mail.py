@@ -47,7 +47,7 @@ async def test_dashboard_matches_the_smtp_server(runtime, smtp_server, db_kind):
         assert page.count("5.1.1") == 2 and "&lt;b&gt;no such user&lt;/b&gt;" in page  # reasons, escaped
 
         r = await admin.post("/admin/deliveries/retry", data={"csrf_token": csrf(admin)}, allow_redirects=False)
-        assert r.headers["Location"] == "/admin/?igen=2"
+        assert r.headers["Location"] == "/admin/?ok=retried&n=2"
     finally:
         await admin.close()
     smtp_server.rcpt_replies = {}

@@ -74,7 +74,8 @@ async def test_dashboard_numbers_chart_feedback_and_retry(runtime, admin, db_kin
     assert '<td class="num">1</td><td class="num">1</td><td class="num">50 %</td>' in feedback
 
     r = await admin.post("/admin/deliveries/retry", data={"csrf_token": csrf(admin)}, allow_redirects=False)
-    assert r.status == 303 and r.headers["Location"] == "/admin/?igen=1"
+    assert r.status == 303 and r.headers["Location"] == "/admin/?ok=retried&n=1"
+    assert "1 fejlede forsendelser er sat i kø igen." in await (await admin.get(r.headers["Location"])).text()
     async with runtime.db.reader() as s:
         d = await s.get(Delivery, failed)
     assert (d.status, d.attempts) == ("queued", 0)
@@ -123,7 +124,7 @@ async def test_subscriber_search_detail_edit_block(runtime, admin, db_kind):
     assert '<p id="result-count">0 abonnenter</p>' in page
 
     detail = await (await admin.get(f"/admin/subscribers/{a}")).text()
-    assert "<h2>Forsendelser</h2>" in detail and ">sent<" in detail
+    assert "<h2>Forsendelser</h2>" in detail and ">Sendt<" in detail and ">sent<" not in detail
     r = await admin.post(f"/admin/subscribers/{a}", data={
         "csrf_token": csrf(admin), "name": "Anna Jensen", "organisation": "Jobcenter Aarhus", "language": "en",
         "frequency": "weekly", "topics": ["analyser", "retningslinjer"], "municipalities": ["751", "730"]},

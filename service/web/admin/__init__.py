@@ -1,36 +1,49 @@
-"""The admin console under /admin/: each page group registers its own routes.
+"""The admin console under /admin/: each page group registers its own routes (and its
+navigation link, `service.web.admin.nav`).
 
 Every page but the login is guarded by `service.staff.auth.require_role`; every POST goes
-through the CSRF middleware.
+through the CSRF middleware. Flash messages come from a fixed table (`flash`).
 """
 
 from __future__ import annotations
 
-import importlib
-
 from aiohttp import web
 
+from service.web.admin import (
+    audit_log,
+    campaigns,
+    dashboard,
+    flash,
+    login,
+    nav,
+    people_io,
+    press,
+    sources,
+    subscribers,
+    suppression,
+    topics,
+    users,
+)
+from service.web.keys import JINJA
+
 PAGES = (
-    "service.web.admin.login",  # /admin/login, /admin/logout, /admin/password
-    "service.web.admin.dashboard",  # /admin/ (overview, retry of failed deliveries)
-    "service.web.admin.topics",  # /admin/topics
-    "service.web.admin.subscribers",  # /admin/subscribers (search, detail, edit, block, delete)
-    "service.web.admin.people_io",  # /admin/subscribers/import, /admin/subscribers/export.csv
-    "service.web.admin.sources",  # /admin/sources
-    "service.web.admin.suppression",  # /admin/suppression, bounce and complaint log
-    "service.web.admin.users",  # /admin/users (admins only)
-    "service.web.admin.audit_log",  # /admin/audit
-    "service.web.admin.campaigns",  # /admin/campaigns (press releases, newsletters)
-    "service.web.admin.press",  # /admin/press (the press contact list)
+    login,  # /admin/login, /admin/logout, /admin/password
+    dashboard,  # /admin/ (overview, retry of failed deliveries)
+    campaigns,  # /admin/campaigns (press releases, newsletters)
+    press,  # /admin/press (the press contact list and its segments)
+    subscribers,  # /admin/subscribers (search, detail, edit, block, delete)
+    people_io,  # /admin/subscribers/import, /admin/subscribers/export.csv
+    topics,  # /admin/topics
+    sources,  # /admin/sources
+    suppression,  # /admin/suppression, bounce and complaint log
+    users,  # /admin/users (admins only)
+    audit_log,  # /admin/audit
 )
 
 
 def setup(app: web.Application) -> None:
-    for name in PAGES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # a page group not built yet
+    env = app[JINJA]
+    env.globals["flash_for"] = lambda request: flash.message(request.query)
+    env.globals["admin_nav"] = lambda request: nav.links_for(request.app, getattr(request.get("user"), "role", None))
+    for module in PAGES:
         module.setup(app)

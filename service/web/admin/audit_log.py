@@ -10,7 +10,8 @@ from sqlalchemy import or_, select
 from service.db.models import AuditEntry
 from service.staff.auth import require_role
 from service.web.keys import RUNTIME
-from service.web.templating import render
+from service.web.admin._common import page as render
+from service.web.admin.nav import NavLink, add
 
 PAGE = 100
 
@@ -39,4 +40,5 @@ async def index(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    add(app, NavLink("/admin/audit", "Log", ("admin",), 90))
     app.router.add_get("/admin/audit", require_role("admin")(index))

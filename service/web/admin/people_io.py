@@ -13,7 +13,7 @@ from service.errors import Invalid
 from service.staff.auth import require_role
 from service.web.admin.subscribers import _search
 from service.web.keys import RUNTIME
-from service.web.templating import render
+from service.web.admin._common import page as render
 from subscribers.directory import choices
 from subscribers.exporter import export_csv
 from subscribers.importer import FIELDS, ImportOptions, import_csv

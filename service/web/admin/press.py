@@ -9,9 +9,12 @@ from service.campaigns import press_contacts as pc
 from service.campaigns.compose import MEDIA_TYPES
 from service.db.models import PressContact
 from service.errors import Invalid, NotFound
-from service.web.admin._common import audit, guard, listed
-from service.web.keys import RUNTIME
+from service.staff.auth import require_role
+from service.web.admin._common import audit, listed
 from service.web.admin._common import page as render
+from service.web.admin.flash import redirect
+from service.web.admin.nav import NavLink, add
+from service.web.keys import RUNTIME
 
 MEDIA_LABELS = {"national": "Landsdækkende", "regional": "Regional", "local": "Lokal", "trade": "Fagmedie",
                 "agency": "Nyhedsbureau"}
@@ -117,8 +120,7 @@ ROUTES = (
 
 
 def setup(app: web.Application) -> None:
-    protect = guard("admin", "press")
-    if protect is None:  # no staff login installed: serve nothing rather than something open
-        return
+    add(app, NavLink("/admin/press", "Presseliste", ("admin", "press"), 30))
+    protect = require_role("admin", "press")
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, protect(handler))

@@ -16,10 +16,12 @@ from service.sources.preview import test_fetch
 from service.sources.statbank import StatbankError
 from service.staff.auth import require_role
 from service.web.keys import RUNTIME
-from service.web.templating import render
+from service.web.admin._common import page as render
+from service.web.admin.flash import redirect
+from service.web.admin.nav import NavLink, add
 from subscribers.models import Topic
 
-HEALTH = {"ok": ("good", "I orden"), "failing": ("bad", "Fejler"), "off": ("", "Slået fra"), "new": ("", "Ikke hentet endnu")}
+HEALTH_CLASS = {"ok": "good", "failing": "bad"}  # the badge's colour; the words come from labels.toml
 
 
 def _form(data) -> sources.SourceForm:
@@ -31,10 +33,9 @@ def _form(data) -> sources.SourceForm:
 
 
 async def _ctx(request, s) -> dict:
-    tz = request.app[RUNTIME].settings.service.tz()
     topics = (await s.execute(select(Topic.slug, Topic.name_da).where(Topic.retired.is_(False)).order_by(Topic.position))).all()
     return {"topics": [dict(t._mapping) for t in topics], "item_kinds": ITEM_KINDS, "kinds": sources.KINDS,
-            "health": HEALTH, "fmt": lambda dt: dt.astimezone(tz).strftime("%d.%m.%Y %H.%M") if dt else "–"}
+            "health_class": HEALTH_CLASS}
 
 
 async def index(request: web.Request, message: str = "", errors: dict | None = None, typed: dict | None = None,
@@ -85,7 +86,7 @@ async def save(request: web.Request) -> web.Response:
             await record_request(s, request, "source.edit", f"source:{sid}", changes)
     except Invalid as exc:
         return await _show(request, message=exc.message, errors=exc.fields, status=422)
-    raise web.HTTPSeeOther(f"/admin/sources/{sid}")
+    raise redirect(f"/admin/sources/{sid}", "source-saved")
 
 
 async def toggle(request: web.Request) -> web.Response:
@@ -117,6 +118,7 @@ async def test(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    add(app, NavLink("/admin/sources", "Kilder", ("admin",), 60))
     admins = require_role("admin")
     app.router.add_get("/admin/sources", admins(index))
     app.router.add_post("/admin/sources", admins(create))

@@ -10,17 +10,10 @@ from service.audit import record_request
 from service.errors import Invalid
 from service.staff.auth import require_role
 from service.web.keys import RUNTIME
-from service.web.templating import render
+from service.web.admin._common import page as render
+from service.web.admin.flash import redirect
+from service.web.admin.nav import NavLink, add
 from subscribers import directory
-
-STATUS_LABELS = {"pending": "Afventer bekræftelse", "active": "Aktiv", "unsubscribed": "Afmeldt", "blocked": "Blokeret"}
-FREQ_LABELS = {"immediate": "Straks", "daily": "Dagligt", "weekly": "Ugentligt"}
-
-
-def _fmt(runtime):
-    tz = runtime.settings.service.tz()
-    return lambda dt: dt.astimezone(tz).strftime("%d.%m.%Y %H.%M") if dt else ""
-
 
 def _search(q) -> directory.Search:
     page = str(q.get("side", "1"))
@@ -38,10 +31,8 @@ async def index(request: web.Request) -> web.Response:
     base = {k: v for k, v in vars(f).items() if v and k != "page"}
     more = f.page * directory.PAGE < total
     return render(request, "admin/subscribers/index.html", {
-        "f": f, "rows": rows, "total": total, "opts": opts, "fmt": _fmt(runtime), "status_labels": STATUS_LABELS,
-        "freq_labels": FREQ_LABELS, "export_query": urlencode(base),
+        "f": f, "rows": rows, "total": total, "opts": opts, "export_query": urlencode(base),
         "next_page": urlencode(base | {"side": f.page + 1}) if more else "",
-        "flash": "Abonnenten er slettet." if "slettet" in request.query else "",
     })
 
 
@@ -52,8 +43,7 @@ async def _show(request: web.Request, sub_id: int, message: str = "", errors: di
         sub = await directory.detail(s, sub_id)
         opts = await directory.choices(s)
     return render(request, "admin/subscribers/show.html", {
-        "sub": sub, "opts": opts, "fmt": _fmt(runtime), "status_labels": STATUS_LABELS, "freq_labels": FREQ_LABELS,
-        "message": message, "errors": errors or {}, "flash": "Gemt." if "gemt" in request.query else "",
+        "sub": sub, "opts": opts, "message": message, "errors": errors or {},
     }, status=status)
 
 
@@ -77,7 +67,7 @@ async def save(request: web.Request) -> web.Response:
             await record_request(s, request, "subscriber.edit", f"subscriber:{sub_id}", {"changed": sorted(changes)})
     except Invalid as exc:
         return await _show(request, sub_id, exc.message, exc.fields, status=422)
-    raise web.HTTPSeeOther(f"/admin/subscribers/{sub_id}?gemt=1")
+    raise redirect(f"/admin/subscribers/{sub_id}", "subscriber-saved")
 
 
 async def block(request: web.Request) -> web.Response:
@@ -101,10 +91,11 @@ async def remove(request: web.Request) -> web.Response:
     async with runtime.db.transaction() as s:
         await directory.erase(s, sub_id, by=request["user"].email, now=runtime.clock.now())
         await record_request(s, request, "subscriber.delete", f"subscriber:{sub_id}")
-    raise web.HTTPSeeOther("/admin/subscribers?slettet=1")
+    raise redirect("/admin/subscribers", "subscriber-deleted")
 
 
 def setup(app: web.Application) -> None:
+    add(app, NavLink("/admin/subscribers", "Abonnenter", ("admin",), 40))
     admins = require_role("admin")
     app.router.add_get("/admin/subscribers", admins(index))
     app.router.add_get("/admin/subscribers/{id:\\d+}", admins(show))

@@ -13,7 +13,9 @@ from service.audit import record_request
 from service.db.models import Bounce
 from service.staff.auth import require_role
 from service.web.keys import RUNTIME
-from service.web.templating import render
+from service.web.admin._common import page as render
+from service.web.admin.flash import redirect
+from service.web.admin.nav import NavLink, add
 from subscribers import suppression
 from subscribers.models import Suppression
 
@@ -24,7 +26,6 @@ PAGE = 100
 
 async def index(request: web.Request, message: str = "", status: int = 200, found: dict | None = None) -> web.Response:
     runtime = request.app[RUNTIME]
-    tz = runtime.settings.service.tz()
     kind = request.query.get("kind", "")
     async with runtime.db.reader() as s:
         rows = (await s.scalars(select(Suppression).order_by(Suppression.id.desc()).limit(PAGE))).all()
@@ -34,14 +35,13 @@ async def index(request: web.Request, message: str = "", status: int = 200, foun
         if kind in ("hard", "soft", "complaint"):
             bq = bq.where(Bounce.kind == kind)
         bounces = (await s.scalars(bq)).all()
-    fmt = lambda dt: dt.astimezone(tz).strftime("%d.%m.%Y %H.%M") if dt else ""  # noqa: E731
     return render(request, "admin/suppression.html", {
         "rows": [{"hash": r.email_hash[:12], "reason": REASONS.get(r.reason, r.reason), "note": r.note,
-                  "at": fmt(r.created_at), "by": r.created_by} for r in rows],
+                  "at": r.created_at, "by": r.created_by} for r in rows],
         "total": total or 0, "by_reason": {REASONS.get(k, k): v for k, v in by_reason.items()},
-        "bounces": [{"email": b.email, "kind": b.kind, "diagnostic": b.diagnostic, "at": fmt(b.received_at),
+        "bounces": [{"email": b.email, "kind": b.kind, "diagnostic": b.diagnostic, "at": b.received_at,
                      "delivery_id": b.delivery_id} for b in bounces],
-        "kind": kind, "message": message, "found": found, "flash": request.query.get("ok", "")[:200],
+        "kind": kind, "message": message, "found": found,
     }, status=status)
 
 
@@ -75,10 +75,11 @@ async def change(request: web.Request) -> web.Response:
             done = "Adressen er sat på spærrelisten."
         await record_request(s, request, "suppression.remove" if action == "remove" else "suppression.add",
                              f"suppression:{suppression.email_hash(email)[:12]}", {"note": note})
-    raise web.HTTPSeeOther(f"/admin/suppression?ok={'fjernet' if action == 'remove' else 'tilfojet'}")
+    raise redirect("/admin/suppression", "suppression-removed" if action == "remove" else "suppression-added")
 
 
 def setup(app: web.Application) -> None:
+    add(app, NavLink("/admin/suppression", "Spærreliste", ("admin",), 70))
     admins = require_role("admin")
     app.router.add_get("/admin/suppression", admins(index))
     app.router.add_post("/admin/suppression", admins(change))

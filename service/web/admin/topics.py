@@ -8,7 +8,9 @@ from service.audit import record_request
 from service.errors import DomainError
 from service.staff.auth import require_role
 from service.web.keys import RUNTIME
-from service.web.templating import render
+from service.web.admin._common import page as render
+from service.web.admin.flash import redirect
+from service.web.admin.nav import NavLink, add
 from subscribers.topic_admin import TopicForm, add_topic, list_topics, set_retired, update_topic
 from subscribers.web import forget_options
 
@@ -38,7 +40,7 @@ async def create(request: web.Request) -> web.Response:
     except DomainError as exc:
         return await index(request, exc.message, exc.status)
     forget_options(runtime)  # the signup form shows the change at once
-    raise web.HTTPSeeOther("/admin/topics")
+    raise redirect("/admin/topics", "topic-saved")
 
 
 async def save(request: web.Request) -> web.Response:
@@ -57,10 +59,11 @@ async def save(request: web.Request) -> web.Response:
     except DomainError as exc:
         return await index(request, exc.message, exc.status)
     forget_options(runtime)  # the signup form shows the change at once
-    raise web.HTTPSeeOther("/admin/topics")
+    raise redirect("/admin/topics", "topic-saved")
 
 
 def setup(app: web.Application) -> None:
+    add(app, NavLink("/admin/topics", "Emner", ("admin",), 50))
     admins = require_role("admin")
     app.router.add_get("/admin/topics", admins(index))
     app.router.add_post("/admin/topics", admins(create))
