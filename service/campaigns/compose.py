@@ -16,7 +16,7 @@ from service.db.models import Campaign, CampaignItem, Item
 from service.errors import Conflict, Invalid, NotFound
 
 KINDS = ("press_release", "newsletter")
-MEDIA_TYPES = ("national", "regional", "local", "trade", "agency")
+MEDIA_TYPES = ("national", "regional", "local", "broadcast", "trade", "agency")  # words: labels.toml [media_type]
 EDITABLE = ("draft", "scheduled")
 
 

@@ -24,7 +24,8 @@ from service.errors import Conflict, Invalid, NotFound
 STATUSES = ("active", "inactive", "bounced", "complained")  # words in templates/labels.toml [press_status]
 COLUMNS = ("email", "name", "outlet", "media_type", "region", "beats", "status")
 MEDIA_ALIASES = {"landsdækkende": "national", "regional": "regional", "lokal": "local", "fagblad": "trade",
-                 "fag": "trade", "bureau": "agency", "nyhedsbureau": "agency"}
+                 "fagmedie": "trade", "fag": "trade", "bureau": "agency", "nyhedsbureau": "agency", "tv": "broadcast",
+                 "radio": "broadcast", "tv og radio": "broadcast", "tv/radio": "broadcast"}
 MAX_ROWS = 20_000
 
 

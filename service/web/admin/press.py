@@ -16,10 +16,6 @@ from service.web.admin.flash import redirect
 from service.web.admin.nav import NavLink, add
 from service.web.keys import RUNTIME
 
-MEDIA_LABELS = {"national": "Landsdækkende", "regional": "Regional", "local": "Lokal", "trade": "Fagmedie",
-                "agency": "Nyhedsbureau"}
-
-
 def _segment(q) -> pc.Segment:
     return pc.Segment(media_types=[m for m in listed(q, "media_type") if m in MEDIA_TYPES], regions=listed(q, "region"),
                       beats=listed(q, "beat"), statuses=[x for x in listed(q, "status") if x in pc.STATUSES],
@@ -35,7 +31,7 @@ def _form(data) -> pc.ContactForm:
 
 def _view(c: PressContact) -> dict:
     return {"id": c.id, "email": c.email, "name": c.name, "outlet": c.outlet, "media_type": c.media_type,
-            "media_label": MEDIA_LABELS.get(c.media_type, c.media_type), "region": c.region,
+            "region": c.region,
             "beats": ", ".join(c.beats or []), "status": c.status}
 
 
@@ -46,7 +42,7 @@ async def index(request: web.Request) -> web.Response:
         rows = await pc.list_contacts(s, seg)
         regions = await pc.regions(s)
     return render(request, "admin/press/index.html", {
-        "contacts": [_view(c) for c in rows], "seg": seg, "regions": regions, "media_labels": MEDIA_LABELS,
+        "contacts": [_view(c) for c in rows], "seg": seg, "regions": regions, "media_types": MEDIA_TYPES,
         "statuses": pc.STATUSES, "query": request.query_string, "imported": request.query.get("importeret"),
     })
 
@@ -62,7 +58,7 @@ async def edit_form(request: web.Request) -> web.Response:
                 raise NotFound("Kontakten findes ikke.")
             contact = _view(row)
     return render(request, "admin/press/edit.html", {"contact": contact, "id": cid, "errors": {},
-                                                     "media_labels": MEDIA_LABELS, "statuses": pc.STATUSES})
+                                                     "media_types": MEDIA_TYPES, "statuses": pc.STATUSES})
 
 
 async def save(request: web.Request) -> web.Response:
@@ -81,7 +77,7 @@ async def save(request: web.Request) -> web.Response:
     except Invalid as exc:
         contact = vars(form) | {"beats": ", ".join(form.beats)}
         return render(request, "admin/press/edit.html", {"contact": contact, "id": cid, "errors": exc.fields,
-                                                         "message": exc.message, "media_labels": MEDIA_LABELS,
+                                                         "message": exc.message, "media_types": MEDIA_TYPES,
                                                          "statuses": pc.STATUSES}, status=422)
     raise web.HTTPSeeOther("/admin/press")
 
