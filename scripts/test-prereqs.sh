@@ -22,6 +22,10 @@ fi
 # git-ignored var/test-deps; pinned so a new release cannot change the verdict unseen.
 AXE_VERSION=4.10.2
 if ! grep -qs "\"version\": \"$AXE_VERSION\"" var/test-deps/node_modules/axe-core/package.json; then
+  if ! command -v npm >/dev/null 2>&1; then
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq npm >/dev/null || true
+  fi
   if command -v npm >/dev/null 2>&1; then
     echo "Installing axe-core $AXE_VERSION for the accessibility test..."
     mkdir -p var/test-deps
