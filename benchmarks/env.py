@@ -112,7 +112,8 @@ async def add_subscribers(runtime, n: int, *, start: int = 1, frequencies=("dail
     """`n` active subscribers: all follow ledighedstal, every second also analyser, every
     third also retningslinjer; a fifth chose one municipality; every tenth is a politician;
     every seventh reads English; frequencies taken in turn from `frequencies`."""
-    from subscribers.models import Audience, Subscriber, Topic, subscriber_municipalities, subscriber_topics
+    from service.db.reference import Audience, Topic
+    from subscribers.models import Subscriber, subscriber_municipalities, subscriber_topics
 
     async with runtime.db.transaction() as s:
         topics = dict((await s.execute(select(Topic.slug, Topic.id))).all())
@@ -159,7 +160,7 @@ async def add_items(runtime, n: int, *, first_figures: bool = True, tag: str = "
     """`n` unmatched items on ledighedstal (every third on analyser as well), all about the
     six municipalities; the first carries figures (a table in the mail) when asked."""
     from service.db.models import Item, item_municipalities, item_topics
-    from subscribers.models import Topic
+    from service.db.reference import Topic
 
     ids = []
     async with runtime.db.transaction() as s:

@@ -16,7 +16,8 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Campaign, Delivery, Feedback, Item, Match, item_topics
-from subscribers.models import Municipality, Subscriber, Topic, subscriber_municipalities, subscriber_topics
+from service.db.reference import Municipality, Topic
+from subscribers.models import Subscriber, subscriber_municipalities, subscriber_topics
 
 WAITING = ("queued", "deferred", "sending")
 

@@ -93,7 +93,8 @@ def demo_settings(config: Path, sample_port: int, web_port: int):
 
 async def _seed(runtime) -> str | None:
     """Demo subscribers (confirmed) and an admin user; returns the admin password when made now."""
-    from subscribers.models import Audience, Municipality, Subscriber, Topic
+    from service.db.reference import Audience, Municipality, Topic
+    from subscribers.models import Subscriber
     from service.db.models import User
 
     now = runtime.clock.now()

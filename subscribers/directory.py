@@ -16,18 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Bounce, Delivery
 from service.errors import Invalid, NotFound
-from subscribers.models import (
-    FREQUENCIES,
-    LANGUAGES,
-    STATUSES,
-    Audience,
-    Consent,
-    Municipality,
-    Subscriber,
-    Topic,
-    subscriber_municipalities,
-    subscriber_topics,
-)
+from service.db.reference import Audience, Municipality, Topic
+from subscribers.models import FREQUENCIES, LANGUAGES, STATUSES, Consent, Subscriber, subscriber_municipalities, subscriber_topics
 
 PAGE = 50
 

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from subscribers.directory import Search, search_ids
-from subscribers.models import Audience, Subscriber, Topic, subscriber_municipalities, subscriber_topics
+from service.db.reference import Audience, Topic
+from subscribers.models import Subscriber, subscriber_municipalities, subscriber_topics
 
 COLUMNS = ("email", "name", "organisation", "status", "language", "frequency", "audience", "topics", "municipalities",
            "created_at", "confirmed_at")

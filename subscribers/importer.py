@@ -23,7 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import Invalid
 from subscribers.addresses import normalise
-from subscribers.models import FREQUENCIES, Audience, Consent, Municipality, Subscriber, Topic, subscriber_municipalities, subscriber_topics
+from service.db.reference import Audience, Municipality, Topic
+from subscribers.models import FREQUENCIES, Consent, Subscriber, subscriber_municipalities, subscriber_topics
 from subscribers.suppression import email_hash
 from subscribers.models import Suppression
 

@@ -19,7 +19,6 @@ Rules the public relies on:
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -28,22 +27,14 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.models import Bounce, Delivery, Feedback
+from service.db.models import Bounce, Delivery
 from service.delivery.outbox import enqueue, mail_domain
 from service.errors import Invalid
 from subscribers import suppression
 from subscribers.addresses import BadAddress, normalise
-from subscribers.models import (
-    FREQUENCIES,
-    LANGUAGES,
-    Audience,
-    Consent,
-    Municipality,
-    Subscriber,
-    Topic,
-    subscriber_municipalities,
-    subscriber_topics,
-)
+from subscribers.links import email_digest
+from service.db.reference import Audience, Municipality, Topic
+from subscribers.models import FREQUENCIES, LANGUAGES, Consent, Subscriber, subscriber_municipalities, subscriber_topics
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
@@ -69,11 +60,6 @@ class Evidence:
     source: str = "web"
     ip: str | None = None
     user_agent: str | None = None
-
-
-def email_digest(email: str) -> str:
-    """A short hash of an address, bound into address-change tokens."""
-    return hashlib.sha256(email.encode()).hexdigest()[:32]
 
 
 async def check_choices(session: AsyncSession, choices: Choices) -> dict[str, str]:
@@ -306,51 +292,6 @@ async def unsubscribe(session: AsyncSession, subscriber: int | Subscriber, now: 
                                                  Delivery.status.in_(("queued", "deferred")))
                           .values(status="cancelled", last_error="unsubscribed"))
     return "unsubscribed"
-
-
-async def record_feedback(session: AsyncSession, subscriber_id: int, item_id: int, useful: bool, *,
-                          now: datetime) -> None:
-    """One answer per item and subscriber; a second click changes the answer."""
-    row = await session.scalar(select(Feedback).where(Feedback.item_id == item_id,
-                                                      Feedback.subscriber_id == subscriber_id))
-    if row is None:
-        session.add(Feedback(item_id=item_id, subscriber_id=subscriber_id, useful=useful, at=now))
-    else:
-        row.useful, row.at = useful, now
-
-
-async def export_data(session: AsyncSession, subscriber_id: int) -> dict:
-    """Everything we hold about one person (GDPR art. 15/20), and nothing about anyone else."""
-    sub = await session.get(Subscriber, subscriber_id)
-    if sub is None:
-        raise Invalid("Abonnementet findes ikke.")
-    topics = list(await session.scalars(select(Topic.slug).join(subscriber_topics, subscriber_topics.c.topic_id == Topic.id)
-                                        .where(subscriber_topics.c.subscriber_id == sub.id).order_by(Topic.slug)))
-    municipalities = list(await session.scalars(
-        select(Municipality.name).join(subscriber_municipalities,
-                                       subscriber_municipalities.c.municipality_code == Municipality.code)
-        .where(subscriber_municipalities.c.subscriber_id == sub.id).order_by(Municipality.name)))
-    audience = await session.scalar(select(Audience.slug).where(Audience.id == sub.audience_id)) if sub.audience_id else None
-    consents = (await session.scalars(select(Consent).where(Consent.subscriber_id == sub.id).order_by(Consent.id))).all()
-    deliveries = (await session.execute(
-        select(Delivery.kind, Delivery.subject, Delivery.status, Delivery.created_at, Delivery.sent_at)
-        .where(Delivery.subscriber_id == sub.id).order_by(Delivery.id))).all()
-    feedback = (await session.execute(select(Feedback.item_id, Feedback.useful, Feedback.at)
-                                      .where(Feedback.subscriber_id == sub.id))).all()
-
-    def iso(at: datetime | None) -> str | None:
-        return at.isoformat() if at else None
-
-    return {
-        "email": sub.email, "name": sub.name, "organisation": sub.organisation, "status": sub.status,
-        "role": audience, "frequency": sub.frequency, "language": sub.language, "topics": topics,
-        "municipalities": municipalities, "created_at": iso(sub.created_at), "confirmed_at": iso(sub.confirmed_at),
-        "consents": [{"action": c.action, "consent_version": c.consent_version, "source": c.source, "ip": c.ip,
-                      "at": iso(c.at)} for c in consents],
-        "messages": [{"kind": d.kind, "subject": d.subject, "status": d.status, "queued_at": iso(d.created_at),
-                      "sent_at": iso(d.sent_at)} for d in deliveries],
-        "feedback": [{"item_id": f.item_id, "useful": f.useful, "at": iso(f.at)} for f in feedback],
-    }
 
 
 async def request_export(runtime: "Runtime", session: AsyncSession, subscriber_id: int, *, now: datetime) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from urllib.parse import quote
 
@@ -13,6 +14,11 @@ MANAGE = "manage"
 UNSUBSCRIBE = "unsubscribe"
 FEEDBACK = "feedback"
 EMAIL_CHANGE = "email-change"
+
+
+def email_digest(email: str) -> str:
+    """A short hash of an address, bound into address-change tokens."""
+    return hashlib.sha256(email.encode()).hexdigest()[:32]
 
 
 class Links:

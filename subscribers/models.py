@@ -1,5 +1,6 @@
-"""Audience tables: reference data (topics, audiences, municipalities), subscribers and
-their choices, the consent record, and the suppression list."""
+"""Audience tables: subscribers and their choices, the consent record, and the suppression
+list. The reference data they point at (topics, audiences, municipalities) is storage's
+(`service.db.reference`)."""
 
 from __future__ import annotations
 
@@ -11,45 +12,13 @@ from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Tabl
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.db.base import Base
+from service.db.reference import Municipality, Topic
 
 FREQUENCIES = ("immediate", "daily", "weekly")
 LANGUAGES = ("da", "en")
 # pending: signed up, not confirmed. active: confirmed. unsubscribed: left.
 # blocked: stopped by an admin. Erased subscribers are deleted, leaving a suppression row.
 STATUSES = ("pending", "active", "unsubscribed", "blocked")
-
-
-class Topic(Base):
-    __tablename__ = "topics"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(64), unique=True)
-    name_da: Mapped[str] = mapped_column(String(200))
-    name_en: Mapped[str] = mapped_column(String(200))
-    description_da: Mapped[str] = mapped_column(Text, default="")
-    description_en: Mapped[str] = mapped_column(Text, default="")
-    position: Mapped[int] = mapped_column(Integer, default=0)
-    retired: Mapped[bool] = mapped_column(Boolean, default=False)
-
-
-class Audience(Base):
-    """A role (målgruppe) a subscriber may pick; tailors what a message leads with."""
-
-    __tablename__ = "audiences"
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    slug: Mapped[str] = mapped_column(String(64), unique=True)
-    name_da: Mapped[str] = mapped_column(String(200))
-    name_en: Mapped[str] = mapped_column(String(200))
-    position: Mapped[int] = mapped_column(Integer, default=0)
-
-
-class Municipality(Base):
-    __tablename__ = "municipalities"
-
-    code: Mapped[str] = mapped_column(String(3), primary_key=True)  # "751"
-    name: Mapped[str] = mapped_column(String(100))
-    region_code: Mapped[str] = mapped_column(String(4))
 
 
 subscriber_topics = Table(

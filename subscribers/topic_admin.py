@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import Conflict, Invalid, NotFound
-from subscribers.models import Subscriber, Topic, subscriber_topics
+from service.db.reference import Topic
+from subscribers.models import Subscriber, subscriber_topics
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 

@@ -10,7 +10,8 @@ from sqlalchemy import insert, select
 
 from service.db.models import Delivery, PressContact, User
 from service.render.registry import render_delivery
-from subscribers.models import Subscriber, Suppression, Topic, subscriber_topics
+from service.db.reference import Topic
+from subscribers.models import Subscriber, Suppression, subscriber_topics
 
 
 async def add_press(runtime, email, *, media_type="regional", region="Midtjylland", beats=(), status="active") -> int:

@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Campaign, Delivery, PressContact
 from service.delivery.outbox import message_id_for
-from subscribers.models import Subscriber, Suppression, Topic, subscriber_topics
+from service.db.reference import Topic
+from subscribers.models import Subscriber, Suppression, subscriber_topics
 
 CHUNK = 500
 NOT_REACHED = ("failed", "cancelled")

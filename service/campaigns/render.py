@@ -17,7 +17,8 @@ from service.campaigns.view import campaign_view
 from service.db.models import Campaign, CampaignAttachment
 from service.render.footer import footer
 from service.render.message import Attachment, Rendered
-from subscribers.models import Subscriber, Topic
+from service.db.reference import Topic
+from subscribers.models import Subscriber
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

@@ -25,14 +25,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db.base import Base
-from subscribers.models import (  # noqa: F401  (one metadata for Alembic)
-    Audience,
-    Consent,
-    Municipality,
-    Subscriber,
-    Suppression,
-    Topic,
-)
+# Every table on the one metadata (Alembic, the model/migration check): the reference data
+# and the audience's tables are defined next to their owners.
+import service.db.reference  # noqa: F401
+import subscribers.models  # noqa: F401
 
 ITEM_KINDS = ("figures", "analysis", "guideline", "best_practice", "news", "event", "press_release")
 DELIVERY_STATUSES = ("queued", "sending", "sent", "deferred", "failed", "cancelled")

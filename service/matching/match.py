@@ -41,7 +41,8 @@ from service.matching.rules import (
 )
 from service.matching.sql import dialect_of, message_id_sql, prepare, suppressed_active_ids, text_of
 from service.bounces.audience import suppressed
-from subscribers.models import Audience, Subscriber, Topic, subscriber_municipalities, subscriber_topics
+from service.db.reference import Audience, Topic
+from subscribers.models import Subscriber, subscriber_municipalities, subscriber_topics
 
 if TYPE_CHECKING:
     from service.runtime import Runtime

@@ -17,7 +17,8 @@ from sqlalchemy import select
 
 from service.db.models import Delivery, Item, Match
 from service.render.views import SubscriberView, _lang
-from subscribers.models import Audience, Subscriber, subscriber_municipalities, subscriber_topics
+from service.db.reference import Audience
+from subscribers.models import Subscriber, subscriber_municipalities, subscriber_topics
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

@@ -23,11 +23,11 @@ Renderer = Callable[["Runtime", "AsyncSession", "Delivery"], Awaitable[Rendered]
 
 # kind -> "module:function". One line per message kind; the module owns its view model.
 RENDERERS: dict[str, str] = {
-    "confirm": "subscribers.mails:render_confirm",
-    "manage": "subscribers.mails:render_manage",
-    "welcome": "subscribers.mails:render_welcome",
-    "email_change": "subscribers.mails:render_email_change",
-    "export": "subscribers.mails:render_export",
+    "confirm": "service.render.subscriber_mails:render_confirm",
+    "manage": "service.render.subscriber_mails:render_manage",
+    "welcome": "service.render.subscriber_mails:render_welcome",
+    "email_change": "service.render.subscriber_mails:render_email_change",
+    "export": "service.render.subscriber_mails:render_export",
     "alert": "service.render.alert:render_alert",
     "digest": "service.render.digest:render_digest",
     "press_release": "service.campaigns.render:render_campaign",

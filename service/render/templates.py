@@ -14,6 +14,7 @@ import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from service.paths import templates_dir
+from service.render.formatting import Labels
 
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
@@ -35,6 +36,7 @@ class Templates:
         self.text_env = Environment(autoescape=False, keep_trailing_newline=True, **common)
         for env in (self.html_env, self.text_env):
             env.filters["number"] = _da_number
+        self.messages = Labels.load(self.root / "messages.toml")  # sentences, per language
 
     def render_email(self, kind: str, context: dict[str, Any]) -> tuple[str, str]:
         """(html with CSS inlined, text) for `kind`."""

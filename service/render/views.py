@@ -17,7 +17,8 @@ from sqlalchemy import String, cast, literal, select, union_all
 from service.campaigns.times import format_local
 from service.db.models import Item, item_topics
 from service.render.assemble import cache_of
-from subscribers.models import Audience, Subscriber, Topic, subscriber_municipalities, subscriber_topics
+from service.db.reference import Audience, Topic
+from subscribers.models import Subscriber, subscriber_municipalities, subscriber_topics
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.db.models import Source
 from service.errors import NotFound
 from service.sources.classify import Classifier, TopicName
-from subscribers.models import Topic
+from service.db.reference import Topic
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from service.db.models import ITEM_KINDS, ApiToken, PushedItem, Source
 from service.errors import Invalid
 from service.sources.parse import html_to_text, plain_text, safe_link, sanitise_html
 from service.sources.store import ItemDraft, save_item
-from subscribers.models import Topic
+from service.db.reference import Topic
 
 Kind = Literal[ITEM_KINDS]  # type: ignore[valid-type]
 

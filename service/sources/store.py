@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import Item, ItemRevision, ItemSource, Source, item_municipalities, item_topics
-from subscribers.models import Municipality, Topic
+from service.db.reference import Municipality, Topic
 
 TRACKING = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid")
 COMPARED = ("title", "summary_html", "link", "kind", "data", "period", "urgent")

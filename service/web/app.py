@@ -7,20 +7,17 @@ HTTP answers in `service.web.middleware`.
 
 from __future__ import annotations
 
-import importlib
-
 from aiohttp import web
 
 from service.runtime import Runtime
-from service.web import middleware, templating
+from service.web import admin, api, health, middleware, public, templating
 from service.web.keys import RUNTIME
 
 PARTS = (
-    "service.web.health",  # /healthz, /metrics
-    "subscribers.web",  # /, confirm, preferences, unsubscribe, feedback
-    "service.web.public",  # /archive, /feed.xml
-    "service.web.api",  # /api/v1/
-    "service.web.admin",  # /admin/
+    health,  # /healthz, /metrics
+    public,  # /, confirm, preferences, unsubscribe, feedback, /archive, /feed.xml
+    api,  # /api/v1/
+    admin,  # /admin/
 )
 
 MAX_REQUEST_BYTES = 12 * 1024 * 1024  # attachments and CSV imports; forms are far smaller
@@ -35,5 +32,5 @@ def create_app(runtime: Runtime) -> web.Application:
     templating.setup(app, runtime)
     app.router.add_static("/static/", templating.static_dir(runtime), name="static", append_version=True)
     for part in PARTS:
-        importlib.import_module(part).setup(app)
+        part.setup(app)
     return app

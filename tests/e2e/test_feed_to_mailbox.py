@@ -12,7 +12,8 @@ from tests.conftest import DATA, make_settings
 
 
 async def _add_subscriber(runtime, email, status, topics, frequency="immediate"):
-    from subscribers.models import Subscriber, Topic
+    from service.db.reference import Topic
+    from subscribers.models import Subscriber
 
     async with runtime.db.transaction() as s:
         sub = Subscriber(email=email, status=status, frequency=frequency, created_at=runtime.clock.now(),

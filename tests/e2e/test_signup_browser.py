@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from service.delivery.worker import Worker
 from subscribers.models import Subscriber
-from subscribers.models import Topic, subscriber_topics
+from service.db.reference import Topic
+from subscribers.models import subscriber_topics
 from tests.e2e._browser import browser_page, screenshot, site  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.browser

@@ -12,7 +12,8 @@ from service.db.models import Delivery, Item, Match, item_municipalities, item_t
 
 async def add_subscriber(runtime, email, *, status="active", topics=("ledighedstal",), municipalities=(),
                          frequency="immediate", language="da", audience=None) -> int:
-    from subscribers.models import Audience, Subscriber, Topic, subscriber_municipalities, subscriber_topics
+    from service.db.reference import Audience, Topic
+    from subscribers.models import Subscriber, subscriber_municipalities, subscriber_topics
 
     now = runtime.clock.now()
     async with runtime.db.transaction() as s:
@@ -32,7 +33,7 @@ async def add_subscriber(runtime, email, *, status="active", topics=("ledighedst
 
 async def add_item(runtime, title, *, topics=("ledighedstal",), municipalities=(), kind="news", urgent=False,
                    public_at: datetime | None = None, data=None, summary="Et resumé.", link=None) -> int:
-    from subscribers.models import Topic
+    from service.db.reference import Topic
 
     now = runtime.clock.now()
     async with runtime.db.transaction() as s:

@@ -78,7 +78,7 @@ async def add_source(runtime, slug: str, url: str, *, kind: str = "feed", item_k
 async def items_view(runtime) -> dict[str, dict]:
     """Every item by title: its topics, municipalities and bookkeeping."""
     from service.db.models import Item, ItemSource, item_municipalities, item_topics
-    from subscribers.models import Topic
+    from service.db.reference import Topic
 
     async with runtime.db.reader() as s:
         items = (await s.scalars(select(Item).order_by(Item.id))).all()

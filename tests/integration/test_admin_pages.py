@@ -10,7 +10,8 @@ from aiohttp.test_utils import TestServer
 from sqlalchemy import insert, select
 
 from service.db.models import AuditEntry, Delivery, Feedback, Item, Source, item_topics
-from subscribers.models import Consent, Subscriber, Topic, subscriber_municipalities
+from service.db.reference import Topic
+from subscribers.models import Consent, Subscriber, subscriber_municipalities
 from tests.admin_support import csrf, log_in, new_client, staff_client
 from tests.campaign_support import add_subscriber
 from tests.integration._sources import FeedServer, add_source

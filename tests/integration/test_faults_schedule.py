@@ -17,7 +17,8 @@ from service.db.models import Item, item_topics
 from service.delivery.worker import Worker
 from service.runtime import build_runtime
 from service.scheduler import catch_up, digest_job, digest_trigger
-from subscribers.models import Subscriber, Topic, subscriber_topics
+from service.db.reference import Topic
+from subscribers.models import Subscriber, subscriber_topics
 from tests.conftest import make_settings
 
 CPH = ZoneInfo("Europe/Copenhagen")

@@ -28,7 +28,7 @@ async def test_healthz_503_when_database_missing(tmp_path, clock):
 async def test_reference_data_seeded(runtime):
     from sqlalchemy import func, select
 
-    from subscribers.models import Audience, Municipality, Topic
+    from service.db.reference import Audience, Municipality, Topic
 
     async with runtime.db.reader() as s:
         assert await s.scalar(select(func.count()).select_from(Municipality)) == 19

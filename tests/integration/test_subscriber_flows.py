@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from service.db.models import Delivery, Feedback
 from service.delivery.worker import Worker
-from subscribers.models import Consent, Subscriber, Suppression, Topic, subscriber_topics
+from service.db.reference import Topic
+from subscribers.models import Consent, Subscriber, Suppression, subscriber_topics
 from subscribers.suppression import email_hash
 from tests.integration._matching import add_item
 from tests.integration._snapshot import changed, rows_mentioning, snapshot
@@ -188,7 +189,8 @@ async def test_unsubscribe_from_one_topic_keeps_the_rest(client, runtime, smtp_s
     r = await _post(client, path, {"scope": "topic"}, await _csrf(client, path))
     assert "Emnet er afmeldt" in await r.text()
     async with runtime.db.reader() as s:
-        from subscribers.models import Topic, subscriber_topics
+        from service.db.reference import Topic
+        from subscribers.models import subscriber_topics
 
         left = set(await s.scalars(select(Topic.slug).join(subscriber_topics, subscriber_topics.c.topic_id == Topic.id)
                                    .where(subscriber_topics.c.subscriber_id == sub.id)))
@@ -573,11 +575,11 @@ async def test_the_signup_page_is_rendered_once_but_every_visitor_gets_their_own
         async with other.post(client.make_url("/"), data={**FORM, "csrf_token": theirs}) as answer:
             assert answer.status == 200 and "Tjek din indbakke" in await answer.text()
     # A topic an admin adds shows on the form at once.
-    from subscribers.web import forget_options
+    from service.web.public.pages import forget_options
 
     async with runtime.db.transaction() as s:
         s.add(Topic(slug="nyt-emne", name_da="Et helt nyt emne", name_en="A new topic", description_da="",
                     description_en="", position=99, retired=False))
     assert "Et helt nyt emne" not in await (await client.get("/")).text()  # read at most every 30 s ...
-    forget_options(runtime)  # ... unless the admin page says topics changed
+    forget_options(client.app)  # ... unless the admin page says topics changed
     assert "Et helt nyt emne" in await (await client.get("/")).text()

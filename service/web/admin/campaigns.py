@@ -23,10 +23,10 @@ from service.errors import Invalid, NotFound
 from service.staff.auth import require_role
 from service.web.admin._common import audit, check_may, listed, may, user
 from service.web.admin._common import page as render
+from service.db.reference import Topic
 from service.web.admin.flash import redirect
 from service.web.admin.nav import NavLink, add
 from service.web.keys import RUNTIME
-from subscribers.models import Topic
 
 PREVIEW_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data: https:; sandbox; frame-ancestors 'self'"
 

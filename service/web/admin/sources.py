@@ -16,10 +16,10 @@ from service.sources.preview import test_fetch
 from service.sources.statbank import StatbankError
 from service.staff.auth import require_role
 from service.web.keys import RUNTIME
+from service.db.reference import Topic
 from service.web.admin._common import page as render
 from service.web.admin.flash import redirect
 from service.web.admin.nav import NavLink, add
-from subscribers.models import Topic
 
 HEALTH_CLASS = {"ok": "good", "failing": "bad"}  # the badge's colour; the words come from labels.toml
 

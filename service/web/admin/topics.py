@@ -12,7 +12,7 @@ from service.web.admin._common import page as render
 from service.web.admin.flash import redirect
 from service.web.admin.nav import NavLink, add
 from subscribers.topic_admin import TopicForm, add_topic, list_topics, set_retired, update_topic
-from subscribers.web import forget_options
+from service.web.public.pages import forget_options
 
 
 def _form(data) -> TopicForm:
@@ -39,7 +39,7 @@ async def create(request: web.Request) -> web.Response:
             await record_request(s, request, "topic.add", f"topic:{tid}", {"slug": slug})
     except DomainError as exc:
         return await index(request, exc.message, exc.status)
-    forget_options(runtime)  # the signup form shows the change at once
+    forget_options(request.app)  # the signup form shows the change at once
     raise redirect("/admin/topics", "topic-saved")
 
 
@@ -58,7 +58,7 @@ async def save(request: web.Request) -> web.Response:
                 await record_request(s, request, "topic.edit", f"topic:{tid}", changes)
     except DomainError as exc:
         return await index(request, exc.message, exc.status)
-    forget_options(runtime)  # the signup form shows the change at once
+    forget_options(request.app)  # the signup form shows the change at once
     raise redirect("/admin/topics", "topic-saved")
 
 
