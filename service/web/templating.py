@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from service.paths import templates_dir
 from service.render.formatting import Labels, date_local, datetime_local, number
