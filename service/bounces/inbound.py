@@ -1,8 +1,14 @@
-"""The inbound SMTP endpoint for the bounce address (aiosmtpd, in the service's own loop).
+"""The inbound SMTP endpoint for the bounce address (aiosmtpd).
 
 It takes mail only for the bounce address (and its signed `+tag` forms), reads each
 report and applies it. It accepts reports it does not believe (a 250 costs nothing and
 tells a forger nothing); it never relays anything anywhere.
+
+Anyone can connect, so the work is bounded: at most `MAX_SESSIONS` connections at once,
+`MAX_RCPTS` recipients per transaction (452 for more, as RFC 5321 says), `max_bytes` per
+message, and each message is read once, in a worker thread, whatever its recipients, with
+at most `MAX_AT_ONCE` reports being read or applied at a time. It runs in the `bounces`
+role: its own process (`budbringer run --role bounces`), or beside the others in one.
 """
 
 from __future__ import annotations
@@ -20,12 +26,18 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+MAX_RCPTS = 5  # a report goes to one return address; a few more are tolerated
+MAX_SESSIONS = 20  # connections at once; the next one is told to come back later
+MAX_AT_ONCE = 2  # reports read and applied at the same time
+
 
 class BounceHandler:
     def __init__(self, runtime: "Runtime"):
         self.runtime = runtime
         bounce = runtime.settings.mail.bounce_address
         self.local, _, self.domain = (bounce or "").lower().rpartition("@")
+        self.sessions = 0
+        self._gate = asyncio.Semaphore(MAX_AT_ONCE)
 
     def accepts(self, address: str) -> bool:
         if not self.domain:
@@ -34,6 +46,8 @@ class BounceHandler:
         return domain == self.domain and local.split("+", 1)[0] == self.local
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if len(envelope.rcpt_tos) >= MAX_RCPTS:
+            return "452 4.5.3 too many recipients"
         if not self.accepts(address):
             return "550 5.1.1 this endpoint only takes bounces"
         envelope.rcpt_tos.append(address)
@@ -41,14 +55,37 @@ class BounceHandler:
 
     async def handle_DATA(self, server, session, envelope):
         raw = envelope.original_content or envelope.content
-        for rcpt in envelope.rcpt_tos:
-            try:
-                result = await apply_report(self.runtime, raw, envelope_to=rcpt)
-                log.info("bounce report to %s: %s %s %s", rcpt, result.status, result.kind or "", result.reason)
-            except Exception:  # keep the endpoint up; the sender may try again
-                log.exception("could not apply a bounce report")
-                return "451 4.3.0 could not process the report now"
+        try:
+            async with self._gate:
+                result = await apply_report(self.runtime, raw, envelope_to=envelope.rcpt_tos)
+        except Exception:  # keep the endpoint up; the sender may try again
+            log.exception("could not apply a bounce report")
+            return "451 4.3.0 could not process the report now"
+        log.info("bounce report to %s: %s %s %s", ", ".join(envelope.rcpt_tos), result.status, result.kind or "",
+                 result.reason)
         return "250 OK"
+
+
+class _BoundedSMTP(SMTP):
+    """aiosmtpd's server, refusing connections beyond the handler's `MAX_SESSIONS`."""
+
+    def connection_made(self, transport):
+        handler: BounceHandler = self.event_handler
+        if handler.sessions >= MAX_SESSIONS:
+            transport.write(b"421 4.3.2 too busy, try again later\r\n")
+            transport.close()
+            self._counted = False
+            return
+        handler.sessions += 1
+        self._counted = True
+        super().connection_made(transport)
+
+    def connection_lost(self, error):
+        if not getattr(self, "_counted", False):
+            return
+        self.event_handler.sessions -= 1
+        self._counted = False
+        super().connection_lost(error)
 
 
 async def start_bounce_server(runtime: "Runtime", host: str | None = None, port: int | None = None) -> asyncio.AbstractServer:
@@ -56,13 +93,14 @@ async def start_bounce_server(runtime: "Runtime", host: str | None = None, port:
     handler = BounceHandler(runtime)
     loop = asyncio.get_running_loop()
     return await loop.create_server(
-        lambda: SMTP(handler, data_size_limit=settings.max_bytes, hostname="budbringer-bounces", decode_data=False),
+        lambda: _BoundedSMTP(handler, data_size_limit=settings.max_bytes, hostname="budbringer-bounces",
+                             decode_data=False, timeout=60),
         host or settings.host, settings.port if port is None else port,
     )
 
 
 async def serve_bounces(runtime: "Runtime", stop: asyncio.Event) -> None:
-    """Run the endpoint until `stop` is set (for `budbringer run`, worker role, when enabled)."""
+    """Run the endpoint until `stop` is set (the `bounces` role of `budbringer run`)."""
     server = await start_bounce_server(runtime)
     log.info("bounces: listening on %s:%s", runtime.settings.bounces.host, runtime.settings.bounces.port)
     try:

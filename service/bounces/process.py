@@ -1,18 +1,26 @@
 """Applying a bounce or complaint report: `apply_report(runtime, raw) -> BounceResult`.
 
-1. Read the report (service.bounces.parse).
+1. Read the report (service.bounces.parse), in a worker thread: the event loop that
+   serves pages and sends mail never waits for a report to be read.
 2. Find the delivery it is about: by the original Message-ID, else by the failed
-   recipient's recent deliveries whose signed return address the report carries.
+   recipients' recent deliveries whose signed return address the report carries (one
+   query for all of them, read before any write lock is taken).
 3. Believe it only when the report reached (or quotes) the signed return address of that
    delivery (`[bounces] require_signature`): a forged bounce changes nothing.
 4. Hard bounce or complaint: suppress the address and unsubscribe (press contacts are
    marked bounced). Soft bounce: count it; at `soft_bounce_threshold` within
    `soft_bounce_decay_days`, suppress. Every applied report leaves a `Bounce` row.
+
+The work per report is bounded: the parser reads at most `parse.MAX_RECIPIENTS`
+recipients, and a report about one of our deliveries acts on that delivery's one
+recipient only.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -30,6 +38,7 @@ if TYPE_CHECKING:
     from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
+RECENT_PER_ADDRESS = 50  # sent deliveries per recipient looked at when a report names no Message-ID
 
 
 @dataclass
@@ -42,34 +51,55 @@ class BounceResult:
     reason: str = ""
 
 
-async def apply_report(runtime: "Runtime", raw: bytes, *, envelope_to: str | None = None) -> BounceResult:
-    settings = runtime.settings
-    if len(raw) > settings.bounces.max_bytes:
+async def read_report(raw: bytes, max_bytes: int) -> Report | BounceResult:
+    """The parsed report, or the result that says why there is none (off the event loop)."""
+    if len(raw) > max_bytes:
         return BounceResult("ignored", reason="report too large")
     try:
-        report = parse_report(raw)
+        report = await asyncio.to_thread(parse_report, raw)
     except Exception as exc:  # a malformed report is dropped, never a crash
         log.info("unreadable bounce report: %s", exc)
         return BounceResult("unparsed", reason=f"unreadable: {type(exc).__name__}")
     if report.kind in ("unknown", "none"):
         return BounceResult("unparsed" if report.kind == "unknown" else "ignored", reason="not a failure report")
+    return report
+
+
+async def apply_report(runtime: "Runtime", raw: bytes, *, envelope_to: str | Iterable[str] | None = None) -> BounceResult:
+    """Read `raw` and apply it. `envelope_to`: the address(es) it was delivered to."""
+    report = await read_report(raw, runtime.settings.bounces.max_bytes)
+    if isinstance(report, BounceResult):
+        return report
+    return await apply_parsed(runtime, report, envelope_to=envelope_to)
+
+
+async def apply_parsed(runtime: "Runtime", report: Report, *,
+                       envelope_to: str | Iterable[str] | None = None) -> BounceResult:
+    settings = runtime.settings
     secret = settings.service.secret()
-    tags = tags_in(envelope_to, report.report_to, report.original_return_path)
+    envelope = [envelope_to] if isinstance(envelope_to, str) or envelope_to is None else list(envelope_to)
+    tags = tags_in(*envelope, report.report_to, report.original_return_path)
+    async with runtime.db.reader() as session:
+        delivery = await _find_delivery(session, report, secret, tags)
+        if delivery is not None:
+            session.expunge(delivery)
+    if delivery is None:
+        if settings.bounces.require_signature:
+            return BounceResult("ignored", report.kind, reason="no delivery of ours matches the report")
+    elif settings.bounces.require_signature and not verified(secret, delivery.message_id, tags):
+        log.warning("bounce report for delivery %s without a valid return-path signature: ignored", delivery.id)
+        return BounceResult("forged", report.kind, delivery_id=delivery.id, reason="return address signature missing or wrong")
+    result = BounceResult("applied", report.kind, delivery_id=delivery.id if delivery else None)
+    targets = _targets(report, delivery)
+    if not targets:
+        result.status, result.reason = "ignored", "the report names none of our recipients"
+        return result
     now = runtime.clock.now()
     async with runtime.db.transaction() as session:
-        delivery = await _find_delivery(session, report, secret, tags)
-        if delivery is None:
-            if settings.bounces.require_signature:
-                return BounceResult("ignored", report.kind, reason="no delivery of ours matches the report")
-        elif settings.bounces.require_signature and not verified(secret, delivery.message_id, tags):
-            log.warning("bounce report for delivery %s without a valid return-path signature: ignored", delivery.id)
-            return BounceResult("forged", report.kind, delivery_id=delivery.id, reason="return address signature missing or wrong")
-        result = BounceResult("applied", report.kind, delivery_id=delivery.id if delivery else None)
-        for email, kind, diagnostic in _targets(report, delivery):
+        for email, kind, diagnostic in targets:
             result.recipients.append(email)
             session.add(Bounce(email=email, kind=kind, diagnostic=diagnostic, received_at=now,
                                delivery_id=delivery.id if delivery else None))
-            metrics.BOUNCES.labels(kind).inc()
             if kind in ("hard", "complaint"):
                 await suppress(session, email, reason="complaint" if kind == "complaint" else "hard_bounce",
                                now=now, note=diagnostic[:500])
@@ -78,9 +108,9 @@ async def apply_report(runtime: "Runtime", raw: bytes, *, envelope_to: str | Non
                 if await count_soft_bounce(session, email, now=now, threshold=settings.delivery.soft_bounce_threshold,
                                            decay_days=settings.delivery.soft_bounce_decay_days):
                     result.suppressed.append(email)
-        if not result.recipients:
-            result.status, result.reason = "ignored", "the report names none of our recipients"
-        return result
+    for _, kind, _ in targets:
+        metrics.BOUNCES.labels(kind).inc()
+    return result
 
 
 def _targets(report: Report, delivery: Delivery | None) -> list[tuple[str, str, str]]:
@@ -95,6 +125,8 @@ def _targets(report: Report, delivery: Delivery | None) -> list[tuple[str, str, 
         if delivery is not None and r.email != delivery.recipient.lower():
             continue
         out.append((r.email, r.kind, clean(f"{r.status} {r.diagnostic}".strip())))
+        if delivery is not None:
+            break  # one delivery, one recipient: a report naming it twice counts once
     return out
 
 
@@ -103,13 +135,17 @@ async def _find_delivery(session: "AsyncSession", report: Report, secret: bytes,
         found = await session.scalar(select(Delivery).where(Delivery.message_id == report.original_message_id))
         if found is not None:
             return found
-    # No (known) Message-ID: the recipient's recent messages, matched by the signed tag.
-    for address in {r.email for r in report.recipients} | ({report.original_to} if report.original_to else set()):
-        rows = await session.scalars(
-            select(Delivery).where(Delivery.recipient == address, Delivery.status == "sent")
-            .order_by(Delivery.sent_at.desc()).limit(50)
-        )
-        for d in rows:
-            if verified(secret, d.message_id, tags):
-                return d
+    if not tags:
+        return None  # nothing could verify a delivery found by its recipient
+    # No (known) Message-ID: the recipients' recent messages, matched by the signed tag.
+    addresses = sorted({r.email for r in report.recipients} | ({report.original_to} if report.original_to else set()))
+    if not addresses:
+        return None
+    rows = await session.scalars(
+        select(Delivery).where(Delivery.recipient.in_(addresses), Delivery.status == "sent")
+        .order_by(Delivery.sent_at.desc()).limit(RECENT_PER_ADDRESS * len(addresses))
+    )
+    for d in rows:
+        if verified(secret, d.message_id, tags):
+            return d
     return None

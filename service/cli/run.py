@@ -1,7 +1,9 @@
-"""`budbringer run [--role web,worker,scheduler]` and `budbringer demo`.
+"""`budbringer run [--role web,worker,scheduler,bounces]` and `budbringer demo`.
 
 One process may play every role (the default) or some of them; with PostgreSQL any
-number of processes on any number of hosts share the work through the database.
+number of processes on any number of hosts share the work through the database. The
+`bounces` role is the inbound SMTP endpoint for bounce reports (when `bounces.enabled`);
+run it as its own process so that nothing sent to it can slow the web pages.
 """
 
 from __future__ import annotations
@@ -10,14 +12,15 @@ import argparse
 import asyncio
 import logging
 import signal
+import sys
 import time
 
-from service.cli.common import open_runtime
+from service.cli.common import open_runtime, settings_or_exit
 from service.runtime import Runtime
 
 log = logging.getLogger("budbringer")
 
-ROLES = ("web", "worker", "scheduler")
+ROLES = ("web", "worker", "scheduler", "bounces")
 
 
 def _roles(text: str) -> set[str]:
@@ -54,10 +57,10 @@ async def serve(runtime: Runtime, roles: set[str], stop: asyncio.Event) -> None:
 
         tasks.append(asyncio.create_task(Worker(runtime).run_forever(stop), name="worker"))
         log.info("worker: sending through %s", runtime.settings.mail.transport)
-        if runtime.settings.bounces.enabled:
-            from service.bounces.inbound import serve_bounces
+    if "bounces" in roles and runtime.settings.bounces.enabled:
+        from service.bounces.inbound import serve_bounces
 
-            tasks.append(asyncio.create_task(serve_bounces(runtime, stop), name="bounces"))
+        tasks.append(asyncio.create_task(serve_bounces(runtime, stop), name="bounces"))
     if "scheduler" in roles:
         from service.scheduler import build_scheduler
 
@@ -86,6 +89,9 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 
 
 async def run(args) -> int:
+    if args.role == {"bounces"} and not settings_or_exit(args).bounces.enabled:
+        print("The bounces role needs `bounces.enabled = true` (BUDBRINGER_BOUNCES__ENABLED=true).", file=sys.stderr)
+        return 2
     async with open_runtime(args) as runtime:
         stop = asyncio.Event()
         _stop_on_signals(stop)
@@ -101,7 +107,8 @@ async def demo(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("run", help="run the service (web, worker and scheduler by default)")
-    p.add_argument("--role", type=_roles, default=set(ROLES), help="comma-separated: web, worker, scheduler, or all")
+    p.add_argument("--role", type=_roles, default=set(ROLES),
+                   help="comma-separated: web, worker, scheduler, bounces (when bounces.enabled), or all")
     p.set_defaults(func=run)
     p = sub.add_parser("demo", help="run on SQLite with bundled sample sources served locally; mail to .eml files")
     p.add_argument("--port", type=int, default=8080, help="web port (default 8080)")

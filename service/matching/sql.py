@@ -4,7 +4,7 @@ Two computations live in Python elsewhere and are needed inside one `INSERT … 
 
 - the Message-ID of a delivery (`service.delivery.outbox.message_id_for`: the first 32 hex
   digits of SHA-256 over the delivery key), and
-- the suppression hash of an address (`service.bounces.audience.email_hash`: SHA-256 over
+- the suppression hash of an address (`subscribers.suppression.email_hash`: SHA-256 over
   the trimmed, lower-cased address).
 
 PostgreSQL has `sha256()`; on SQLite the Python functions themselves are registered on the
@@ -19,7 +19,7 @@ from sqlalchemy import String, cast, exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from service.bounces.audience import email_hash
+from subscribers.suppression import email_hash
 from service.delivery.outbox import message_id_for
 from subscribers.models import Subscriber, Suppression
 

@@ -157,3 +157,62 @@ async def test_item17_forged_complaint_changes_nothing(runtime, smtp_server, end
     await send_to(endpoint, BOUNCE, arf(invented, recipient="ukendt@example.dk", return_path=got.mail_from))
     sub, suppressed, bounces = await state(runtime, sub_id)
     assert sub.status == "active" and suppressed == 0 and bounces == []
+
+
+# ------------------------------------------------------------------ catalogue 27: the bounce bomb
+
+
+def _bomb(report: bytes, parts: int) -> bytes:
+    """A real report with `parts` tiny junk parts after its own (~1.4 MB for 40,000)."""
+    junk = b"".join(b"--BOUND\r\nContent-Type: text/plain\r\n\r\nx\r\n" for _ in range(parts))
+    return report.replace(b"\r\n--BOUND--\r\n", b"\r\n" + junk + b"--BOUND--\r\n")
+
+
+def _many_recipients(to: str, first: str, others: int) -> bytes:
+    """A DSN without the original's Message-ID that names `first` and then `others` more."""
+    blocks = "".join(f"Final-Recipient: rfc822; {a}\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+                     for a in [first, *(f"nr{i}@example.dk" for i in range(others))])
+    return (f"To: {to}\r\nMIME-Version: 1.0\r\n"
+            'Content-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+            "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.dk\r\n\r\n"
+            f"{blocks}--B--\r\n").encode()
+
+
+async def test_item27_bounce_bomb_to_forty_recipients_is_read_once_while_healthz_answers(
+        runtime, smtp_server, endpoint, client, db_kind):
+    """~1.4 MB, 40,000 tiny parts, sent to 40 signed return addresses, with the web app in the
+    same event loop (as `budbringer run` runs by default): RCPTs past the cap get 452, the
+    report is applied once (one Bounce row, not one per RCPT), and /healthz answers within a
+    second throughout. Before the fix it was parsed once per RCPT on the loop (~39 s)."""
+    from tests.integration._probe import Probe
+
+    _, sub_id, got = await sent_message(runtime, smtp_server, "bombe@example.dk")
+    raw = _bomb(dsn(got.data, recipient="bombe@example.dk", to=got.mail_from), 40_000)
+    assert len(raw) > 1_400_000
+    rcpts = [got.mail_from] + [f"bounces+{'a' * 14}{chr(98 + i // 20)}{chr(98 + i % 20)}@budbringer.example"
+                               for i in range(39)]
+    async with Probe(client) as probe:
+        async with aiosmtplib.SMTP(hostname="127.0.0.1", port=endpoint, timeout=60) as smtp:
+            refused, _ = await smtp.sendmail("", rcpts, raw)
+    probe.assert_healthy()
+    assert len(refused) == 35 and {r.code for r in refused.values()} == {452}
+    sub, suppressed, bounces = await state(runtime, sub_id)
+    assert sub.status == "unsubscribed" and suppressed == 1
+    assert [(b.email, b.kind) for b in bounces] == [("bombe@example.dk", "hard")]
+
+
+async def test_item27_a_report_naming_twenty_thousand_recipients_costs_a_few_statements(
+        runtime, smtp_server, endpoint, db_kind):
+    """No Message-ID in the report, so the delivery is looked for by recipient: one query for
+    the first recipient blocks (at most 10 are read), not one per Final-Recipient inside a
+    write transaction. The report still reaches the one real recipient."""
+    from tests.integration._probe import Statements
+
+    _, sub_id, got = await sent_message(runtime, smtp_server, "mange@example.dk")
+    raw = _many_recipients(got.mail_from, "mange@example.dk", 20_000)
+    with Statements(runtime.db.engine) as sql:
+        await send_to(endpoint, got.mail_from, raw)
+    assert sql.count <= 20, f"{sql.count} SQL statements for one report"
+    sub, suppressed, bounces = await state(runtime, sub_id)
+    assert sub.status == "unsubscribed" and suppressed == 1
+    assert [b.email for b in bounces] == ["mange@example.dk"]

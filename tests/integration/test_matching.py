@@ -42,7 +42,7 @@ async def test_topic_and_municipality_rules(runtime, db_kind):
 
 
 async def test_only_active_unsuppressed_subscribers(runtime, db_kind):
-    from service.bounces.audience import email_hash
+    from subscribers.suppression import email_hash
     from subscribers.models import Suppression
 
     await add_subscriber(runtime, "aktiv@example.dk")

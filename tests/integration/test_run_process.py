@@ -92,3 +92,44 @@ async def test_demo_writes_mail_for_the_sample_items_within_seconds(tmp_path):
         code = await asyncio.wait_for(proc.wait(), 20)
         log.close()
     assert code == 0
+
+
+async def test_item27_the_bounces_role_runs_the_endpoint_alone_in_its_own_process(tmp_path):
+    """`run --role bounces`: the SMTP endpoint and nothing else (no web port), so a report
+    can never hold up a page; without `bounces.enabled` it refuses to start, saying why."""
+    import aiosmtplib
+
+    web_port, smtp_port = free_port(), free_port()
+    env = _env(tmp_path, web_port) | {"BUDBRINGER_MAIL__BOUNCE_ADDRESS": "bounces@budbringer.example",
+                                      "BUDBRINGER_BOUNCES__PORT": str(smtp_port)}
+    upgrade = await _cli(env, "db", "upgrade")
+    assert (await upgrade.wait()) == 0
+
+    off = await _cli(env, "run", "--role", "bounces")
+    out, _ = await asyncio.wait_for(off.communicate(), timeout=30)
+    assert off.returncode == 2 and b"bounces.enabled" in out
+
+    proc = await _cli(env | {"BUDBRINGER_BOUNCES__ENABLED": "true"}, "run", "--role", "bounces")
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                async with aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp_port, timeout=5) as smtp:
+                    refused, reply = await smtp.sendmail("", ["bounces+abcdefghijklmnop@budbringer.example"],
+                                                         b"Subject: not a report\r\n\r\nx\r\n")
+                break
+            except (aiosmtplib.SMTPConnectError, ConnectionError):
+                assert time.monotonic() < deadline, "the bounce endpoint never listened"
+                await asyncio.sleep(0.1)
+        assert refused == {} and reply.startswith("OK")
+        try:
+            async with aiohttp.ClientSession() as http:
+                await http.get(f"http://127.0.0.1:{web_port}/healthz")
+            assert False, "the bounces role must not serve the web app"
+        except aiohttp.ClientConnectorError:
+            pass
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
+    assert proc.returncode == 0, out.decode()
+    assert b"bounces: listening" in out

@@ -50,3 +50,70 @@ def test_item17_signed_return_address():
     assert not verified(secret, "<m2@budbringer.example>", tags_in(addr))
     assert not verified(b"t" * 40, "<m1@budbringer.example>", tags_in(addr))
     assert tags_in("bounces@budbringer.example") == []
+
+
+NESTED_ORIGINAL = (
+    b"Return-Path: <bounces+abcdefghijklmnop@budbringer.example>\r\n"
+    b"From: nyheder@budbringer.example\r\nTo: b@example.dk\r\nMessage-ID: <nested@budbringer.example>\r\n"
+    b'MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary="=_inner"\r\n\r\n'
+    b"--=_inner\r\nContent-Type: text/plain\r\n\r\nhej\r\n--=_inner\r\nContent-Type: text/html\r\n\r\n<p>hej</p>\r\n"
+    b"--=_inner--\r\n"
+)
+
+
+def exchange_style(original: bytes, *, newline: bytes = b"\r\n") -> bytes:
+    """The shape Exchange and Gmail send: a base64 text part, the status, the whole original."""
+    import base64
+
+    text = base64.encodebytes("Leveringen mislykkedes til b@example.dk – postkassen findes ikke.".encode()).strip()
+    raw = (
+        b"From: postmaster@outlook.example\r\nTo: bounces+abcdefghijklmnop@budbringer.example\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type="delivery-status";\r\n'
+        b'\tboundary="_000_ex_"\r\n\r\n'
+        b"--_000_ex_\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        + text + b"\r\n\r\n"
+        b"--_000_ex_\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Reporting-MTA: dns;AM0PR01.outlook.example\r\n\r\n"
+        b"Final-Recipient: rfc822;B@example.dk\r\nAction: failed\r\nStatus: 5.1.10\r\n"
+        b"Diagnostic-Code: smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound\r\n\r\n"
+        b"--_000_ex_\r\nContent-Type: message/rfc822\r\n\r\n" + original + b"\r\n--_000_ex_--\r\n"
+    )
+    return raw.replace(b"\r\n", newline)
+
+
+def test_item27_reports_as_exchange_sends_them_with_the_whole_original_and_with_bare_newlines():
+    for newline in (b"\r\n", b"\n"):
+        r = parse_report(exchange_style(NESTED_ORIGINAL, newline=newline))
+        assert r.kind == "hard"
+        assert r.original_message_id == "<nested@budbringer.example>"
+        assert r.original_return_path == "<bounces+abcdefghijklmnop@budbringer.example>"
+        assert r.original_to == "b@example.dk"
+        assert [(x.email, x.status) for x in r.recipients] == [("b@example.dk", "5.1.10")]
+        assert "postkassen findes ikke" in r.diagnostic
+
+
+def test_item27_the_work_per_report_is_bounded():
+    """40,000 parts or 20,000 recipient blocks: only the first few are read, quickly."""
+    import time
+
+    from service.bounces.parse import MAX_RECIPIENTS
+
+    blocks = "".join(f"Final-Recipient: rfc822; u{i}@example.dk\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n"
+                     for i in range(20_000))
+    many = ('To: x\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="B"\r\n\r\n'
+            "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x\r\n\r\n"
+            f"{blocks}--B--\r\n").encode()
+    parts = dsn(ORIGINAL, recipient="a@example.dk", to="x").replace(
+        b"\r\n--BOUND--\r\n", b"\r\n" + b"--BOUND\r\nContent-Type: text/plain\r\n\r\nx\r\n" * 40_000 + b"--BOUND--\r\n")
+    started = time.process_time()
+    got_many, got_parts = parse_report(many), parse_report(parts)
+    spent = time.process_time() - started
+    assert [r.email for r in got_many.recipients] == [f"u{i}@example.dk" for i in range(MAX_RECIPIENTS)]
+    assert got_parts.kind == "hard" and got_parts.original_message_id == "<abc123@budbringer.example>"
+    # The email package took ~0.9 s of CPU for these two; a generous bound for a loaded machine.
+    assert spent < 0.3, f"{spent:.2f} s of CPU to read two reports"
+
+
+def test_item27_a_header_section_longer_than_a_reports_is_not_read():
+    raw = b"X-Junk: " + b"a" * 70_000 + b"\r\nContent-Type: multipart/report\r\n\r\n"
+    assert parse_report(raw).kind == "unknown"
