@@ -56,6 +56,12 @@ class TextFormatter(logging.Formatter):
         return f"{line} [{ids}]" if ids else line
 
 
+# Libraries whose INFO lines are about themselves, not the service: APScheduler says so
+# for every run of every job (83 lines in 3 minutes of the demo), aiohttp logs each
+# request, Alembic each look at the schema (every /healthz). At WARNING unless --verbose.
+CHATTY = ("apscheduler", "aiohttp.access", "alembic")
+
+
 def configure(*, verbose: bool = False, fmt: str = "text", force: bool = False) -> logging.Handler | None:
     """Install our handler on the root logger, like `logging.basicConfig`: when something
     else already set logging up (a test runner, an embedding program), leave it alone
@@ -69,5 +75,7 @@ def configure(*, verbose: bool = False, fmt: str = "text", force: bool = False) 
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.handlers[:] = [h for h in root.handlers if not getattr(h, "budbringer", False)] + [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    logging.getLogger("aiosqlite").setLevel(logging.WARNING)
+    for name in CHATTY:
+        logging.getLogger(name).setLevel(logging.INFO if verbose else logging.WARNING)
+    logging.getLogger("aiosqlite").setLevel(logging.WARNING)  # a line per statement at DEBUG
     return handler

@@ -16,6 +16,7 @@ keeps a slow job from piling up behind itself.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -143,24 +144,64 @@ def jobs(runtime: "Runtime") -> list[Job]:
     ]
 
 
-def _guarded(job: Job) -> Callable[[], Awaitable[None]]:
+def _guarded(job: Job, running: set[asyncio.Task]) -> Callable[[], Awaitable[None]]:
     async def run() -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            task.set_name(job.name)
+            running.add(task)
         try:
             await job.run()
         except Exception:  # one failed run must not stop the next; the log says why
             log.exception("scheduled job %s failed", job.name)
+        finally:
+            running.discard(task)  # type: ignore[arg-type]
 
-    run.__name__ = job.name
+    # APScheduler names a job after its function when it is given no name.
+    run.__name__ = run.__qualname__ = job.name
     return run
 
 
-def build_scheduler(runtime: "Runtime") -> AsyncIOScheduler:
-    """An AsyncIOScheduler with every job; call `.start()` inside the running loop."""
-    scheduler = AsyncIOScheduler(timezone=runtime.settings.service.tz())
-    for job in jobs(runtime):
-        scheduler.add_job(_guarded(job), job.trigger, id=job.name, name=job.name, max_instances=1,
-                          coalesce=True, misfire_grace_time=300)
-    # At start: mark alive at once and catch up what was missed while down.
-    scheduler.add_job(_guarded(Job("heartbeat_now", None, lambda: heartbeat(runtime))), id="heartbeat_now")  # type: ignore[arg-type]
-    scheduler.add_job(_guarded(Job("catch_up", None, lambda: catch_up(runtime))), id="catch_up")  # type: ignore[arg-type]
-    return scheduler
+class Scheduler:
+    """APScheduler with every job, and a stop that lets the jobs running at that moment finish.
+
+    APScheduler's own `shutdown(wait=False)` cancels a running job's task and returns at
+    once; a job cancelled inside a database call was then still unwinding when the process
+    closed its database and its event loop, and `budbringer run` could hang there instead
+    of exiting on SIGTERM. `stop()` waits for running jobs first, and cancels (and waits
+    for) only those still running after the grace period.
+    """
+
+    def __init__(self, runtime: "Runtime"):
+        self.aps = AsyncIOScheduler(timezone=runtime.settings.service.tz())
+        self.running: set[asyncio.Task] = set()
+        for job in jobs(runtime):
+            self.aps.add_job(_guarded(job, self.running), job.trigger, id=job.name, name=job.name,
+                             max_instances=1, coalesce=True, misfire_grace_time=300)
+        # At start: mark alive at once and catch up what was missed while down.
+        for job in (Job("heartbeat_now", None, lambda: heartbeat(runtime)),  # type: ignore[arg-type]
+                    Job("catch_up", None, lambda: catch_up(runtime))):  # type: ignore[arg-type]
+            self.aps.add_job(_guarded(job, self.running), id=job.name, name=job.name)
+
+    def start(self) -> None:
+        """Call inside the running event loop."""
+        self.aps.start()
+
+    async def stop(self, grace: float) -> None:
+        """No new runs; wait up to `grace` seconds for running jobs, then cancel the rest."""
+        self.aps.pause()
+        running = set(self.running)
+        if running:
+            log.info("scheduler: waiting for %s", ", ".join(sorted(t.get_name() for t in running)))
+            _, late = await asyncio.wait(running, timeout=grace)
+            for task in late:
+                log.warning("scheduler: job task %s still running after %.0f s; cancelled", task.get_name(), grace)
+                task.cancel()
+            if late:
+                await asyncio.wait(late, timeout=5)
+        self.aps.shutdown(wait=False)
+
+
+def build_scheduler(runtime: "Runtime") -> Scheduler:
+    """The scheduler with every job; call `.start()` inside the running loop, `await .stop()` to end."""
+    return Scheduler(runtime)

@@ -12,15 +12,18 @@ from pathlib import Path
 
 from service.cli.common import settings_or_exit
 from service.db.engine import Database, DatabaseUnavailable
-from service.db.migrate import pending, upgrade
+from service.db.migrate import current_revision, pending, upgrade
 
 
 async def db_upgrade(args) -> int:
     db = Database(settings_or_exit(args).database)
     try:
         await db.wait_until_reachable()
+        before = await current_revision(db)
         await upgrade(db)
-        print(f"Database {db.safe_url} is up to date.")
+        after = await current_revision(db)
+        done = "already up to date" if before == after else f"migrated from {before or 'empty'} to {after}"
+        print(f"Database {db.safe_url}: {done}.")
         return 0
     except DatabaseUnavailable as exc:
         print(f"Error: {exc}", file=sys.stderr)

@@ -47,7 +47,9 @@ async def serve(runtime: Runtime, roles: set[str], stop: asyncio.Event) -> None:
     if "web" in roles:
         from service.web.app import create_app
 
-        runner = web.AppRunner(create_app(runtime), access_log=None)
+        # Access lines go to "aiohttp.access", at WARNING (so: none) unless --verbose.
+        runner = web.AppRunner(create_app(runtime), access_log=logging.getLogger("aiohttp.access"),
+                               shutdown_timeout=SHUTDOWN_GRACE)
         await runner.setup()
         site = web.TCPSite(runner, runtime.settings.web.host, runtime.settings.web.port)
         await site.start()
@@ -71,15 +73,46 @@ async def serve(runtime: Runtime, roles: set[str], stop: asyncio.Event) -> None:
         await stop.wait()
     finally:
         log.info("shutting down")
-        if scheduler is not None:
-            scheduler.shutdown(wait=False)
-        for task in tasks:
-            try:
-                await asyncio.wait_for(task, timeout=30)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                task.cancel()
-        if runner is not None:
-            await runner.cleanup()
+        await _shut_down(runner, scheduler, tasks)
+        log.info("stopped")
+
+
+# Within the 30 s an orchestrator waits after SIGTERM (docs/operations.md), with room to close.
+SHUTDOWN_GRACE = 20.0
+
+
+async def _shut_down(runner, scheduler, tasks: list[asyncio.Task]) -> None:
+    """Stop every role at once, each within the grace period, and leave nothing running.
+
+    The caller closes the database next: a task still inside a database call then (a
+    scheduled job cancelled mid-query was one) kept the process from ever exiting.
+    """
+    steps = [_finish(tasks, SHUTDOWN_GRACE)]
+    if scheduler is not None:
+        steps.append(scheduler.stop(SHUTDOWN_GRACE))
+    if runner is not None:
+        steps.append(runner.cleanup())
+    await asyncio.gather(*steps)
+    leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+    if leftovers:
+        log.warning("still running at shutdown, cancelled: %s", ", ".join(sorted(t.get_name() for t in leftovers)))
+        await _finish(leftovers, 0)
+
+
+async def _finish(tasks: list[asyncio.Task], grace: float) -> None:
+    """Wait up to `grace` seconds for `tasks`; cancel the rest and wait for them to unwind."""
+    if not tasks:
+        return
+    _, late = await asyncio.wait(tasks, timeout=grace) if grace else (set(), set(tasks))
+    for task in late:
+        if grace:
+            log.warning("%s still busy after %.0f s; cancelled", task.get_name(), grace)
+        task.cancel()
+    if late:
+        await asyncio.wait(late, timeout=5)
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.error("%s ended with an error", task.get_name(), exc_info=task.exception())
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:

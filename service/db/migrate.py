@@ -31,9 +31,16 @@ async def upgrade(db: Database, revision: str = "head") -> None:
         await conn.run_sync(_run)
 
 
+def head() -> str | None:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def current_revision(db: Database) -> str | None:
+    """The migration the database is at (None when it is empty)."""
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+
+
 async def pending(db: Database) -> bool:
     """True when the database is behind the newest migration (or empty)."""
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    async with db.engine.connect() as conn:
-        current = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
-    return current != head
+    return await current_revision(db) != head()
