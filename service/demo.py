@@ -41,11 +41,16 @@ def _sample_app() -> web.Application:
     statbank = SAMPLES / "statbank"
     release = "2026M10"
 
+    def table(request: web.Request) -> str:
+        name = request.match_info.get("table", "AUL01")
+        return name if name in ("AUL01", "AUP01") else "AUL01"
+
     async def tableinfo(request: web.Request) -> web.Response:
-        return web.FileResponse(statbank / f"tableinfo-AUL01-{release}.json", headers={"Content-Type": "application/json"})
+        return web.FileResponse(statbank / f"tableinfo-{table(request)}-{release}.json",
+                                headers={"Content-Type": "application/json"})
 
     async def data(request: web.Request) -> web.Response:
-        body = (statbank / f"data-AUL01-{release}.csv").read_bytes()
+        body = (statbank / f"data-{table(request)}-{release}.csv").read_bytes()
         return web.Response(body=body, content_type="text/csv", charset="utf-8")
 
     app = web.Application()
@@ -86,6 +91,9 @@ def demo_settings(config: Path, sample_port: int, web_port: int):
             feed("best-practice", "Best Practice", "best-practice.rss.xml", "best_practice", ["best-practice"]),
             {"slug": "ledighed", "name": "Ledighedstal (Danmarks Statistik, AUL01)", "kind": "statbank",
              "url": f"{base}/v1", "table": "AUL01", "item_kind": "figures", "topics": ["ledighedstal"],
+             "interval_minutes": 15},
+            {"slug": "ledighed-pct", "name": "Ledighed i procent (Danmarks Statistik, AUP01)", "kind": "statbank",
+             "url": f"{base}/v1", "table": "AUP01", "item_kind": "figures", "topics": ["ledighedstal"],
              "interval_minutes": 15},
         ],
     )

@@ -229,6 +229,19 @@ class CampaignSettings(Section):
     feed_entries: int = Field(50, ge=1, description="Entries in /feed.xml.")
 
 
+class FiguresSettings(Section):
+    join_wait_minutes: int = Field(10, ge=0, description="How long a release's figures wait for its other table (count or rate) before they go out with what is there.")
+
+
+class CalendarSettings(Section):
+    window_minutes: int = Field(15, ge=1, description="After an expected release, its tables are polled tightly for this long.")
+    window_poll_seconds: int = Field(5, ge=1, description="How often a table is polled inside a release window.")
+    idle_poll_minutes: int = Field(60, ge=1, description="How often a table in the calendar is polled outside its windows.")
+    late_after_minutes: int = Field(15, ge=1, description="A release not seen this long after its time is flagged late and the press officers are told.")
+    follow_up: str = Field("Beskæftigelsesrådets kommentar", description="The council's follow-up shown with each release (page, kalender.ics).")
+    follow_up_after_minutes: int = Field(30, ge=0, description="When the follow-up comes, after the release, unless an entry says otherwise.")
+
+
 class SourceSettings(Section):
     slug: str = Field(description="Stable identifier.")
     name: str = Field(description="Name shown to admins.")
@@ -262,6 +275,8 @@ class Settings(BaseSettings):
     api: ApiSettings = Field(default_factory=ApiSettings)
     retention: RetentionSettings = Field(default_factory=RetentionSettings)
     campaigns: CampaignSettings = Field(default_factory=CampaignSettings)
+    figures: FiguresSettings = Field(default_factory=FiguresSettings)
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
     sources: list[SourceSettings] = Field(default_factory=list)
 
     _toml_path: ClassVar[Path | None] = None

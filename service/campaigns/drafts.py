@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from service.campaigns.times import month_name
+from service.render.formatting import month_name, number, percent, signed
 from service.db.models import Campaign, Item, User
 from service.delivery.outbox import enqueue, mail_domain
 
@@ -25,78 +25,128 @@ log = logging.getLogger(__name__)
 UNSENT = ("draft", "scheduled")
 
 
-def _num(value: float, decimals: int = 0) -> str:
-    text = f"{abs(value):,.{decimals}f}".replace(",", "\x00").replace(".", ",").replace("\x00", ".")
-    return ("−" if value < 0 else "") + text
+def _pct_change(now: float | None, before: float | None) -> float | None:
+    return None if now is None or not before else (now - before) / before * 100
 
 
-def _signed(value: float, decimals: int = 0) -> str:
-    return ("+" if value > 0 else "") + _num(value, decimals) if value else "0"
+def _more(diff: float, more: str, fewer: str) -> str:
+    return more if diff > 0 else fewer
 
 
-def _change(now: float | None, before: float | None) -> tuple[float, float] | None:
-    if now is None or before is None:
-        return None
-    diff = now - before
-    return diff, (diff / before * 100 if before else 0.0)
+def _points_text(diff: float | None) -> str:
+    """'0,1 procentpoint lavere' / 'uændret' (a press release's words for a change in a rate)."""
+    if diff is None:
+        return ""
+    if round(diff, 1) == 0:
+        return "uændret"
+    return f"{number(abs(diff), 1)} procentpoint {_more(diff, 'højere', 'lavere')}"
 
 
-def _change_text(ch: tuple[float, float] | None) -> str:
-    if ch is None:
-        return "–"
-    return f"{_signed(ch[0])} ({_signed(ch[1], 1)} %)"
+def _count_cells(a: dict[str, Any]) -> str:
+    pm, py = _pct_change(a.get("value"), a.get("previous")), _pct_change(a.get("value"), a.get("year_ago"))
+    month = f"{signed(a.get('change_month'))} ({signed(pm, 1)} %)" if pm is not None else signed(a.get("change_month"))
+    year = f"{signed(a.get('change_year'))} ({signed(py, 1)} %)" if py is not None else signed(a.get("change_year"))
+    return f"{number(a.get('value'))} | {month} | {year}"
+
+
+def _rate_cells(a: dict[str, Any]) -> str:
+    return f"{percent(a.get('rate'))} | {signed(a.get('rate_change_month'), 1)} | {signed(a.get('rate_change_year'), 1)}"
+
+
+def _title_and_lead(region: dict[str, Any] | None, name: str, month: str, prev_month: str, year_ago: str,
+                    has_rate: bool) -> tuple[str, str]:
+    if region is None or (region.get("rate") is None and region.get("value") is None):
+        return f"Ledigheden i {name} kendes nu", f"Danmarks Statistik har offentliggjort ledighedstallene for {month}."
+    if has_rate and region.get("rate") is not None:
+        rate, ch_m, ch_y = region["rate"], region.get("rate_change_month"), region.get("rate_change_year")
+        if ch_m is None:
+            title = f"Ledigheden i {name} var {percent(rate)} i {month}"
+        elif round(ch_m, 1) == 0:
+            title = f"Ledigheden i {name} var uændret på {percent(rate)} i {month}"
+        else:
+            title = f"Ledigheden i {name} {_more(ch_m, 'steg', 'faldt')} til {percent(rate)} i {month}"
+        lead = [f"Ledigheden i {name} var {percent(rate)} af arbejdsstyrken i {month}"]
+        changes = []
+        if ch_m is not None:
+            changes.append(f"{_points_text(ch_m)} end i {prev_month}" if round(ch_m, 1) else f"uændret fra {prev_month}")
+        if ch_y is not None:
+            changes.append(f"{_points_text(ch_y)} end i {year_ago}" if round(ch_y, 1) else f"det samme som i {year_ago}")
+        text = lead[0] + (", " + " og ".join(changes) if changes else "") + "."
+        if region.get("value") is not None:
+            text += f" Det svarer til {number(region['value'])} fuldtidsledige"
+            if region.get("change_month") is not None and round(region["change_month"]):
+                text += f", {number(abs(region['change_month']))} {_more(region['change_month'], 'flere', 'færre')}" \
+                        f" end i {prev_month}"
+            text += "."
+        return title, text
+    value, ch_m, ch_y = region.get("value"), region.get("change_month"), region.get("change_year")
+    verb = "kendes nu" if ch_m is None else _more(ch_m, "steg", "faldt") if round(ch_m) else "var uændret"
+    parts = [f"I {month} var der {number(value)} fuldtidsledige i {name}"]
+    if ch_m is not None:
+        parts.append(f"{number(abs(ch_m))} {_more(ch_m, 'flere', 'færre')} end i {prev_month}")
+    if ch_y is not None:
+        parts.append(f"og {number(abs(ch_y))} {_more(ch_y, 'flere', 'færre')} end i {year_ago}")
+    return f"Ledigheden i {name} {verb} i {month}", ", ".join(parts[:2]) + (" " + parts[2] if len(parts) > 2 else "") + "."
 
 
 def compose_draft(data: dict[str, Any], cfg: "CampaignSettings") -> dict[str, str]:
-    """Title, lead, Markdown body, focus and theme for the figures in `data` (pure)."""
+    """Title, lead, Markdown body, focus and theme for the figures in `data` (pure), in the
+    words of a press release: the rate in per cent of the labour force, its changes in
+    percentage points, the count beside it."""
     areas = data.get("areas") or []
     region = next((a for a in areas if a.get("code") == cfg.region_code), None) or next(
         (a for a in areas if a.get("level") == "region"), None)
     country = next((a for a in areas if a.get("level") == "country"), None)
+    munis = [a for a in areas if a.get("level") == "municipality"]
     period = data.get("period", "")
     month = month_name(period)
     prev_month = month_name(data.get("previous_period", "")).split(" ")[0]
     year_ago = month_name(data.get("year_ago_period", ""))
-    unit = (data.get("unit") or "Antal").lower()
+    has_rate = any(a.get("rate") is not None for a in areas)
+    has_count = any(a.get("value") is not None for a in areas)
     mm = period.split("M")[-1].zfill(2) if "M" in period else ""
     focus = cfg.theme_calendar.get(mm, "")
     theme = cfg.theme_looks.get(mm, cfg.default_theme)
     name = region["name"] if region else "regionen"
-    value = region.get("value") if region else None
-    ch_m = _change(value, region.get("previous")) if region else None
-    ch_y = _change(value, region.get("year_ago")) if region else None
-    if ch_m is None or value is None:
-        verb = "kendes nu"
-    else:
-        verb = "faldt" if ch_m[0] < 0 else "steg" if ch_m[0] > 0 else "var uændret"
-    title = f"Ledigheden i {name} {verb} i {month}"
-    if value is None:
-        lead = f"Danmarks Statistik har offentliggjort ledighedstallene for {month}."
-    else:
-        parts = [f"I {month} var der {_num(value)} fuldtidsledige i {name}"]
-        if ch_m:
-            parts.append(f"{_num(abs(ch_m[0]))} {'færre' if ch_m[0] < 0 else 'flere'} end i {prev_month}")
-        if ch_y:
-            parts.append(f"og {_num(abs(ch_y[0]))} {'færre' if ch_y[0] < 0 else 'flere'} end i {year_ago}")
-        lead = ", ".join(parts[:2]) + (" " + parts[2] if len(parts) > 2 else "") + "."
-    rows = [f"| | {month} | Siden {prev_month} | Siden {year_ago} |", "|---|---:|---:|---:|"]
+    title, lead = _title_and_lead(region, name, month, prev_month, year_ago, has_rate)
+
+    heads = [""]
+    if has_rate:
+        heads += [f"Ledighed {month}", f"Siden {prev_month} (point)", f"Siden {year_ago} (point)"]
+    if has_count:
+        heads += [f"Fuldtidsledige {month}", f"Siden {prev_month}", f"Siden {year_ago}"]
+    rows = ["| " + " | ".join(heads) + " |", "|" + "|".join(["---"] + ["---:"] * (len(heads) - 1)) + "|"]
     for a in (region, country):
-        if a and a.get("value") is not None:
-            rows.append(f"| {a['name']} | {_num(a['value'])} | {_change_text(_change(a['value'], a.get('previous')))}"
-                        f" | {_change_text(_change(a['value'], a.get('year_ago')))} |")
-    movers = sorted(
-        ((a, _change(a.get("value"), a.get("previous"))) for a in areas if a.get("level") == "municipality"),
-        key=lambda pair: abs(pair[1][1]) if pair[1] else -1, reverse=True,
-    )
-    movers = [(a, ch) for a, ch in movers if ch is not None][: cfg.movers]
+        if a and (a.get("value") is not None or a.get("rate") is not None):
+            cells = ([_rate_cells(a)] if has_rate else []) + ([_count_cells(a)] if has_count else [])
+            rows.append(f"| {a['name']} | " + " | ".join(cells) + " |")
     body = ["## Tallene", "", *rows, ""]
+    if has_rate:
+        moved = sorted((a for a in munis if a.get("rate_change_month") is not None),
+                       key=lambda a: (-abs(a["rate_change_month"]), -abs(_pct_change(a.get("value"), a.get("previous")) or 0)))
+        movers = [f"- **{a['name']}**: {percent(a.get('rate'))}, {_points_text(a['rate_change_month'])} end i {prev_month}"
+                  for a in moved[: cfg.movers]]
+    else:
+        moved = sorted((a for a in munis if _pct_change(a.get("value"), a.get("previous")) is not None),
+                       key=lambda a: -abs(_pct_change(a.get("value"), a.get("previous"))))
+        movers = [f"- **{a['name']}**: {number(a.get('value'))} ledige ({_count_cells(a).split(' | ')[1]})"
+                  for a in moved[: cfg.movers]]
     if movers:
-        body += [f"## Kommunerne, der bevægede sig mest fra {prev_month} til {month.split(' ')[0]}", ""]
-        body += [f"- **{a['name']}**: {_num(a['value'])} ledige ({_change_text(ch)})" for a, ch in movers]
+        body += [f"## Kommunerne, der bevægede sig mest fra {prev_month} til {month.split(' ')[0]}", "", *movers, ""]
+    if has_rate:
+        ranked = sorted((a for a in munis if a.get("rate") is not None), key=lambda a: (a["rate"], a["name"]))
+        body += [f"## Ledigheden i kommunerne i {month}, laveste først", "",
+                 f"| Kommune | Ledighed | Siden {prev_month} (point) | Fuldtidsledige |", "|---|---:|---:|---:|"]
+        body += [f"| {a['name']} | {percent(a['rate'])} | {signed(a.get('rate_change_month'), 1)} | {number(a.get('value'))} |"
+                 for a in ranked]
         body.append("")
     if focus:
         body += [f"## Månedens tema: {focus}", "", "_Skriv rådets vinkel på temaet her._", ""]
-    body.append(f"Kilde: Danmarks Statistik, tabel {data.get('table', '')} ({unit}).")
+    tables = ", ".join(t for t in ((data.get("tables") or {}).get("rate"), (data.get("tables") or {}).get("count")) if t) \
+        or str(data.get("table") or "")
+    body.append(f"Kilde: Danmarks Statistik, {'tabellerne' if ',' in tables else 'tabel'} {tables}. "
+                + ("Ledigheden er fuldtidsledige i procent af arbejdsstyrken; ændringer i procentpoint." if has_rate else
+                   f"({(data.get('unit') or 'Antal').lower()})."))
     return {"title": title, "lead": lead, "body_md": "\n".join(body) + "\n", "focus": focus, "theme": theme,
             "period_label": month}
 

@@ -90,6 +90,14 @@ def points(value: float | None, decimals: int = 1, lang: str = "da", missing: st
     return f"{text} pct.-point"
 
 
+def ordinal(n: int, lang: str = "da") -> str:
+    """4 -> '4.' (da) / '4th' (en)."""
+    if language(lang) == "da":
+        return f"{n}."
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 # ------------------------------------------------------------------ dates and times
 
 

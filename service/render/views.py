@@ -17,6 +17,8 @@ from sqlalchemy import String, cast, literal, select, union_all
 from service.campaigns.times import format_local
 from service.db.models import Item, item_topics
 from service.render.assemble import cache_of
+from service.render.figures import figures_title
+from service.render.formatting import Labels
 from service.db.reference import Audience, Topic
 from subscribers.models import Subscriber, subscriber_municipalities, subscriber_topics
 
@@ -98,13 +100,13 @@ async def load_items(runtime: "Runtime", session: "AsyncSession", revisions: dic
             found[item_id] = view
     if missing:
         tz = runtime.settings.service.tz()
-        for view in await _read_items(session, missing, lang, tz):
+        for view in await _read_items(session, missing, lang, tz, runtime.templates.labels):
             cache.get(("item", view.id, view.revision, lang), lambda v=view: v)
             found[view.id] = view
     return [found[i] for i in revisions if i in found]
 
 
-async def _read_items(session: "AsyncSession", ids: list[int], lang: str, tz: ZoneInfo) -> list[ItemView]:
+async def _read_items(session: "AsyncSession", ids: list[int], lang: str, tz: ZoneInfo, labels: Labels) -> list[ItemView]:
     items = (await session.execute(
         select(Item.id, Item.revision, Item.kind, Item.title, Item.summary, Item.link, Item.published_at,
                Item.public_at, Item.urgent, Item.data).where(Item.id.in_(ids))
@@ -121,8 +123,9 @@ async def _read_items(session: "AsyncSession", ids: list[int], lang: str, tz: Zo
     for r in items:
         shown = max(r.published_at, r.public_at) if r.public_at else r.published_at
         da, en = KIND_LABELS.get(r.kind, (r.kind, r.kind))
+        title = figures_title(r.data, labels, lang) if r.kind == "figures" and r.data else r.title
         out.append(ItemView(
-            id=r.id, revision=r.revision, kind=r.kind, kind_label=en if lang == "en" else da, title=r.title,
+            id=r.id, revision=r.revision, kind=r.kind, kind_label=en if lang == "en" else da, title=title,
             summary=r.summary or "", link=_web_link(r.link), published_label=format_local(shown, tz, lang),
             published_at=shown, urgent=bool(r.urgent),
             topics=tuple(sorted(topics.get(r.id, []), key=lambda t: (t.position, t.slug))), data=r.data,

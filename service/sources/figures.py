@@ -1,32 +1,31 @@
-"""Poll a `statbank` source: when the table's `updated` moves, fetch the data and make (or
-update) the figures item of the newest period. Its `data` shape is in docs/figures.md.
+"""Poll a `statbank` source: when the table's `updated` moves, fetch the data of the newest
+period and store it as this table's part of the release; the parts of one period (the
+count table's and the rate table's) make one figures item (`figures_join`). The item's
+`data` shape is in docs/figures.md.
 
-Everything is fetched, parsed and checked before the one transaction that saves the
-item together with the new `updated` value: an API error leaves no half-made item and
-the next poll tries again.
+The table information is fetched with a conditional GET (StatBank may answer 304). Everything
+is fetched, parsed and checked before the one transaction that saves the part, the item and
+the table's new `updated` value: an API error leaves no half-made item and the next poll
+tries again.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from service.db import seed
-from service.db.models import Item, ItemSource, Source
+from service.db.models import Source
+from service.sources.figures_join import TOPIC, join_parts, measure_of, store_part, summary, title
 from service.sources.info import SourceInfo
 from service.sources.report import PollReport
 from service.sources.statbank import (
     Cell, StatbankError, TableInfo, data_url, latest_month, parse_csv, parse_tableinfo, shift_period, tableinfo_url,
 )
-from service.sources.store import ItemDraft, save_item
-
-TOPIC = "ledighedstal"
-MONTHS = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august", "september", "oktober",
-          "november", "december")
+from service.sources.store import ItemDraft
 
 
 def level(code: str) -> str:
@@ -35,10 +34,6 @@ def level(code: str) -> str:
     if code in ("081", "082", "083", "084", "085"):
         return "region"
     return "municipality"
-
-
-def month_name(period: str) -> str:
-    return f"{MONTHS[int(period[5:7]) - 1]} {period[:4]}"
 
 
 def default_areas() -> list[str]:
@@ -78,7 +73,8 @@ def _diff(a: Decimal | None, b: Decimal | None) -> float | None:
     return None if a is None or b is None else float(a - b)
 
 
-def figures_data(info: TableInfo, table: str, period: str, cells: list[Cell]) -> dict[str, Any]:
+def figures_data(info: TableInfo, table: str, period: str, cells: list[Cell], measure: str = "count") -> dict[str, Any]:
+    """One table's part of a release: per area the value, last month's, last year's and the changes."""
     previous, year_ago = shift_period(period, -1), shift_period(period, -12)
     by_key = {(c.area, c.period): c for c in cells}
     codes: list[str] = []
@@ -102,30 +98,8 @@ def figures_data(info: TableInfo, table: str, period: str, cells: list[Cell]) ->
         raise StatbankError(f"the data has no values for {period}")
     return {
         "table": table, "period": period, "previous_period": previous, "year_ago_period": year_ago,
-        "unit": info.unit, "updated": info.updated, "areas": areas,
+        "unit": info.unit, "updated": info.updated, "measure": measure, "text": info.text, "areas": areas,
     }
-
-
-def _fmt(value: float | None) -> str:
-    if value is None:
-        return "ikke oplyst"
-    text = f"{value:,.1f}" if value != int(value) else f"{int(value):,}"
-    return text.replace(",", "X").replace(".", ",").replace("X", ".")
-
-
-def _signed(value: float | None) -> str:
-    return "ikke oplyst" if value is None else ("+" if value > 0 else "−" if value < 0 else "±") + _fmt(abs(value))
-
-
-def summary(data: dict[str, Any], info: TableInfo) -> str:
-    lines = []
-    for area in data["areas"]:
-        if area["level"] in ("region", "country"):
-            lines.append(
-                f"{area['name']}: {_fmt(area['value'])} ({_signed(area['change_month'])} siden "
-                f"{month_name(data['previous_period'])}, {_signed(area['change_year'])} siden {month_name(data['year_ago_period'])})."
-            )
-    return f"{info.text or 'Ledighedstal'} i {month_name(data['period'])}.\n" + "\n".join(lines)
 
 
 def _published(updated: str, tz: ZoneInfo, fallback: datetime) -> datetime:
@@ -138,55 +112,69 @@ def _published(updated: str, tz: ZoneInfo, fallback: datetime) -> datetime:
     return local.astimezone(timezone.utc)
 
 
-def area_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
-    before = {a["code"]: a for a in (old or {}).get("areas", [])}
-    changed: dict[str, Any] = {}
-    for area in new["areas"]:
-        was = before.get(area["code"], {})
-        diff = {k: [was.get(k), area[k]] for k in ("value", "previous", "year_ago") if was.get(k) != area[k]}
-        if diff:
-            changed[area["code"]] = diff
-    return {"updated": [(old or {}).get("updated"), new["updated"]], "areas": changed}
+@dataclass(frozen=True)
+class Fetched:
+    part: dict[str, Any] | None  # None: `updated` has not moved (or 304)
+    etag: str | None
+    last_modified: str | None
 
 
-async def figures_draft(runtime, source: SourceInfo) -> ItemDraft | None:
-    """The figures item the table's newest release makes; None when `updated` has not moved."""
+async def fetch_part(runtime, source: SourceInfo, *, conditional: bool = True) -> Fetched:
+    """This table's part of its newest release; `part` is None when nothing moved."""
     table = str(source.options.get("table") or "")
     if not table or not source.url:
         raise StatbankError("the source needs a table and the API's base address")
-    fetched = await runtime.fetcher.get(tableinfo_url(source.url, table))
+    etag, modified = (source.etag, source.last_modified) if conditional else (None, None)
+    fetched = await runtime.fetcher.get(tableinfo_url(source.url, table), etag=etag, last_modified=modified)
+    if fetched.status == 304:
+        return Fetched(None, source.etag, source.last_modified)
     info = parse_tableinfo(fetched.body)
+    tags = (fetched.etag, fetched.last_modified)
     if info.updated == source.remote_updated:
-        return None
+        return Fetched(None, *tags)
     period = str(source.options.get("period") or latest_month(info.time_variable().values))
     periods = [shift_period(period, -12), shift_period(period, -1), period]
-    fetched = await runtime.fetcher.get(data_url(source.url, table, request_variables(info, source, periods)))
-    cells = parse_csv(fetched.body, str(source.options.get("area_variable", "OMRÅDE")), info.time_variable().id)
-    data = figures_data(info, table, period, cells)
+    data = await runtime.fetcher.get(data_url(source.url, table, request_variables(info, source, periods)))
+    cells = parse_csv(data.body, str(source.options.get("area_variable", "OMRÅDE")), info.time_variable().id)
+    part = figures_data(info, table, period, cells, measure_of(source.options, info.unit))
+    published = _published(info.updated, runtime.settings.service.tz(), runtime.clock.now())
+    part["published_at"] = published.isoformat()
+    part["link"] = _link(source, table)
+    return Fetched(part, *tags)
+
+
+def _link(source: SourceInfo, table: str) -> str:
+    return str(source.options.get("link") or f"https://www.statistikbanken.dk/{table}")
+
+
+async def figures_draft(runtime, source: SourceInfo) -> ItemDraft | None:
+    """What this table alone would make (the admin's test fetch; saves nothing)."""
+    part = (await fetch_part(runtime, source, conditional=False)).part
+    if part is None:
+        return None
+    data = join_parts(part if part["measure"] == "count" else None, part if part["measure"] == "rate" else None)
     return ItemDraft(
-        key=f"{table}:{period}", kind="figures", title=f"Ledighedstal for {month_name(period)}",
-        published_at=_published(info.updated, runtime.settings.service.tz(), runtime.clock.now()),
-        summary=summary(data, info), link=str(source.options.get("link") or f"https://www.statistikbanken.dk/{table}"),
-        topics=[TOPIC] + [t for t in source.topics if t != TOPIC],
+        key=f"{part['table']}:{part['period']}", kind="figures", title=title(part["period"]),
+        published_at=datetime.fromisoformat(part["published_at"]), summary=summary(data, part["text"]),
+        link=_link(source, part["table"]), topics=list(dict.fromkeys([TOPIC, *source.topics])),
         municipalities=[a["code"] for a in data["areas"] if a["level"] == "municipality"],
-        data=data, period=period, dedupe_by_link=False,
+        data=data, period=part["period"], dedupe_by_link=False,
     )
 
 
 async def poll_statbank(runtime, source: SourceInfo) -> PollReport:
-    draft = await figures_draft(runtime, source)
-    if draft is None:
-        return PollReport(not_modified=True)
+    fetched = await fetch_part(runtime, source)
     now = runtime.clock.now()
-    report = PollReport()
+    report = PollReport(not_modified=fetched.part is None)
     async with runtime.db.transaction() as s:
         row = await s.get(Source, source.id)
-        old = await s.scalar(
-            select(Item.data).join(ItemSource, ItemSource.item_id == Item.id)
-            .where(ItemSource.source_id == source.id, ItemSource.entry_key == draft.key)
-        )
-        saved = await save_item(s, row, draft, now, announce_updates=source.announce_updates,
-                                changes=area_changes(old, draft.data))
+        row.etag, row.last_modified = fetched.etag, fetched.last_modified
+        if fetched.part is None:
+            return report
+        part = fetched.part
+        wait = timedelta(minutes=runtime.settings.figures.join_wait_minutes)
+        saved = await store_part(s, row, part, now=now, wait=wait, announce_updates=source.announce_updates,
+                                 topics=source.topics)
         report.count(saved)
-        row.remote_updated = draft.data["updated"]
+        row.remote_updated = part["updated"]
     return report

@@ -79,14 +79,20 @@ def canonical_link(link: str | None) -> str | None:
 
 async def save_item(
     session: AsyncSession, source: Source, draft: ItemDraft, now: datetime, *,
-    announce_updates: bool = False, changes: dict[str, Any] | None = None,
+    announce_updates: bool = False, changes: dict[str, Any] | None = None, item_id: int | None = None,
 ) -> Saved:
+    """`item_id`: the item this entry belongs to when the caller knows it (the second table
+    of a figures release): the source is linked to it and the item updated."""
     link = await session.scalar(
         select(ItemSource).where(ItemSource.source_id == source.id, ItemSource.entry_key == draft.key)
     )
     if link is not None:
         link.last_seen_at = now
         item = await session.get(Item, link.item_id)
+        return await _update(session, item, draft, now, announce_updates, changes)
+    if item_id is not None and (item := await session.get(Item, item_id)) is not None:
+        session.add(ItemSource(item_id=item.id, source_id=source.id, entry_key=draft.key, first_seen_at=now,
+                               last_seen_at=now))
         return await _update(session, item, draft, now, announce_updates, changes)
     canonical = canonical_link(draft.link) if draft.dedupe_by_link else None
     if canonical:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pytest
+
 from service.campaigns.drafts import draft_from_figures
 from service.db.models import Campaign, Item
 from tests.campaign_support import TextOf, add_user, deliveries, render
@@ -85,7 +87,7 @@ async def test_october_figures_make_a_draft_and_tell_the_press_officers(runtime,
     # A revision of the figures updates the unsent draft and tells the officers again.
     revised = figures("data-AUL01-2026M10.csv", "2026M10", "2026M09", "2025M10")
     region = next(a for a in revised["areas"] if a["code"] == "082")
-    region["value"] = 21700
+    region["value"], region["change_month"], region["change_year"] = 21700, 21700 - region["previous"], 21700 - region["year_ago"]
     async with runtime.db.transaction() as s:
         item = await s.get(Item, item_id)
         item.data, item.revision = revised, 2
@@ -97,6 +99,57 @@ async def test_october_figures_make_a_draft_and_tell_the_press_officers(runtime,
     notices = await deliveries(runtime, kind="draft_notice")
     assert len(notices) == 2
     assert (await render(runtime, notices[1].id)).subject.startswith("Reviderede tal")
+
+
+def made_up_data(seed: int) -> tuple[dict, object]:
+    """Both tables of a made-up release, read by the watcher's own parsing and joined."""
+    from service.sources.figures import figures_data
+    from service.sources.figures_join import join_parts
+    from service.sources.statbank import parse_csv, parse_tableinfo
+    from tests.statbank_standin import COUNTRY, REGION, data_csv, made_up_release, municipalities, tableinfo
+
+    release = made_up_release("2027M03", seed=seed)
+    codes = [COUNTRY[0], REGION[0]] + [c for c, _ in municipalities()]
+    parts = {}
+    for table, measure in (("AUL01", "count"), ("AUP01", "rate")):
+        info = parse_tableinfo(tableinfo(table, release))
+        cells = parse_csv(data_csv(table, release, codes, release.periods), time_variable="Tid")
+        parts[measure] = figures_data(info, table, release.period, cells, measure)
+    return join_parts(parts["count"], parts["rate"]), release
+
+
+@pytest.mark.parametrize("seed", [4, 12])
+async def test_a_draft_speaks_in_rates_and_points_as_a_press_release_would(runtime, db_kind, seed):
+    from service.render.formatting import number, percent
+    from tests.statbank_standin import municipalities
+
+    await add_user(runtime, "pia@raadet.example", "press")
+    data, release = made_up_data(seed)
+    item_id = await _item(runtime, data)
+    cid = await draft_from_figures(runtime, item_id)
+    async with runtime.db.reader() as s:
+        c = await s.get(Campaign, cid)
+    rate, prev = release.value("AUP01", "082"), release.value("AUP01", "082", release.periods[1])
+    diff = round(rate - prev, 1)
+    verb = "var uændret på" if diff == 0 else "steg til" if diff > 0 else "faldt til"
+    assert c.title == f"Ledigheden i Region Midtjylland {verb} {percent(rate)} i marts 2027"
+    assert c.lead.startswith(f"Ledigheden i Region Midtjylland var {percent(rate)} af arbejdsstyrken i marts 2027, ")
+    if diff:
+        assert f"{number(abs(diff), 1)} procentpoint {'højere' if diff > 0 else 'lavere'} end i februar" in c.lead
+    assert f"Det svarer til {number(release.value('AUL01', '082'))} fuldtidsledige" in c.lead
+    # Every municipality by rate, lowest first, with the change in points.
+    ranked = sorted(municipalities(), key=lambda m: (release.value("AUP01", m[0]), m[1]))
+    table = [line for line in c.body_md.split("laveste først")[1].splitlines() if line.startswith("| ") and "Kommune" not in line]
+    assert [line.split(" | ")[0][2:] for line in table] == [name for _, name in ranked]
+    first_code = ranked[0][0]
+    assert table[0].split(" | ")[1] == percent(release.value("AUP01", first_code))
+    movers = [line for line in c.body_md.splitlines() if line.startswith("- **")]
+    moves = {name: round(release.value("AUP01", code) - release.value("AUP01", code, release.periods[1]), 1)
+             for code, name in municipalities()}
+    named = [line[4:line.index("**:")] for line in movers]
+    assert len(named) == 3 and abs(moves[named[0]]) == max(abs(v) for v in moves.values())
+    assert all("procentpoint" in line or "uændret" in line for line in movers)
+    assert "tabellerne AUP01, AUL01" in c.body_md
 
 
 async def test_other_items_are_ignored(runtime, db_kind):

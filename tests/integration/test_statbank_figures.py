@@ -45,7 +45,9 @@ async def test_september_revision_october(runtime, statbank, db_kind):
         "unit": "Antal", "updated": "2026-10-29T08:00:00"}
     assert [a["level"] for a in data["areas"][:3]] == ["country", "region", "municipality"]
     assert area(data, "082") == {"code": "082", "name": "Region Midtjylland", "level": "region", "value": 21585.0,
-                                 "previous": 22255.0, "year_ago": 22865.0, "change_month": -670.0, "change_year": -1280.0}
+                                 "previous": 22255.0, "year_ago": 22865.0, "change_month": -670.0, "change_year": -1280.0,
+                                 "rate": None, "rate_previous": None, "rate_year_ago": None,
+                                 "rate_change_month": None, "rate_change_year": None}  # no rate source here
     samso = area(data, "741")
     assert samso["year_ago"] is None and samso["change_year"] is None and samso["value"] == 45.0  # ".." is not zero
     assert item.published_at.isoformat() == "2026-10-29T07:00:00+00:00"  # 08:00 in Copenhagen (CET)
