@@ -23,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 ROOT = Path(__file__).resolve().parents[1]
 COUNTRY, REGION = ("000", "Hele landet"), ("082", "Region Midtjylland")
@@ -179,3 +181,12 @@ class StatbankStandin:
         app.router.add_get("/v1/tableinfo/{table}", self._tableinfo)
         app.router.add_get("/v1/data/{table}/CSV", self._data)
         return app
+
+
+@pytest.fixture
+async def standin():
+    """A stand-in on a loopback port; `standin.url` is its API base (`…/v1`)."""
+    server = StatbankStandin()
+    async with TestServer(server.app(), host="127.0.0.1") as ts:
+        server.url = str(ts.make_url("/v1"))
+        yield server

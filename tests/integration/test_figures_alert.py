@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 
 import pytest
-from aiohttp.test_utils import TestServer
 
 from service.delivery.worker import Worker
 from service.matching.match import match_pending_items
@@ -18,18 +17,10 @@ from service.render.formatting import month_name, number, percent, signed
 from service.sources.poll import poll_source
 from tests.integration._matching import add_subscriber
 from tests.integration._sources import add_source
-from tests.statbank_standin import ROOT, StatbankStandin, made_up_release, municipalities
+from tests.statbank_standin import ROOT, made_up_release, municipalities, standin  # noqa: F401  (standin: the fixture)
 
 DANISH = re.compile(r"\b(Ledighed|ledighed|fuldtidsledige|Område|Siden|siden|Hele landet|kommuner|laveste|højeste|"
                     r"pct\.|Største|bevægelser|januar|februar|marts|maj|juni|juli|oktober|december)\b")
-
-
-@pytest.fixture
-async def standin():
-    server = StatbankStandin()
-    async with TestServer(server.app(), host="127.0.0.1") as ts:
-        server.url = str(ts.make_url("/v1"))
-        yield server
 
 
 def parts(received):

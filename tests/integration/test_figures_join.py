@@ -5,7 +5,6 @@ with what is there. Figures are made up by the stand-in (not the fixtures)."""
 from __future__ import annotations
 
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import func, select
 
 from service.db.models import Delivery, Item, ItemSource
@@ -13,15 +12,7 @@ from service.matching.match import match_pending_items
 from service.sources.poll import poll_source
 from tests.integration._matching import add_subscriber
 from tests.integration._sources import add_source
-from tests.statbank_standin import StatbankStandin, made_up_release
-
-
-@pytest.fixture
-async def standin():
-    server = StatbankStandin()
-    async with TestServer(server.app(), host="127.0.0.1") as ts:
-        server.url = str(ts.make_url("/v1"))
-        yield server
+from tests.statbank_standin import made_up_release, standin  # noqa: F401  (the fixture)
 
 
 async def _sources(runtime, standin, *tables):
