@@ -12,20 +12,19 @@ fan-out fired twice queues each message once.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.db.dialect import as_text
 from service.db.models import Campaign, Delivery, PressContact
-from service.delivery.outbox import message_id_for
+from service.delivery.outbox import enqueue_from
 from service.db.reference import Topic
-from subscribers.models import Subscriber, Suppression, subscriber_topics
+from subscribers.models import Subscriber, subscriber_topics
+from subscribers.suppression import suppressed
 
 CHUNK = 500
 NOT_REACHED = ("failed", "cancelled")
@@ -37,15 +36,6 @@ class Recipient:
     id: int
     email: str
     language: str = "da"
-
-
-def suppression_hash(email: str) -> str:
-    try:  # the audience package owns the normalisation, when it exists
-        from subscribers.suppression import email_hash  # type: ignore[import-not-found]
-
-        return email_hash(email)
-    except ImportError:
-        return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
 async def press_recipients(session: AsyncSession, audience: dict[str, Any]) -> list[Recipient]:
@@ -76,13 +66,8 @@ async def subscriber_recipients(session: AsyncSession, topics: list[str]) -> lis
 
 
 async def without_suppressed(session: AsyncSession, recipients: list[Recipient]) -> list[Recipient]:
-    hashes = {r: suppression_hash(r.email) for r in recipients}
-    blocked: set[str] = set()
-    values = list(set(hashes.values()))
-    for i in range(0, len(values), CHUNK):
-        chunk = values[i : i + CHUNK]
-        blocked |= set((await session.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(chunk)))).all())
-    return [r for r in recipients if hashes[r] not in blocked]
+    blocked = await suppressed(session, [r.email for r in recipients])
+    return [r for r in recipients if r.email not in blocked]
 
 
 async def original_recipients(session: AsyncSession, original_id: int, part: str) -> list[Recipient]:
@@ -109,26 +94,33 @@ async def recipients_for(session: AsyncSession, c: Campaign, part: str, press_to
     return await subscriber_recipients(session, topics)
 
 
+def _rows(c: Campaign, part: str, ids: list[int]):
+    """The outbox rows for these recipients: a correction copies each original delivery's
+    address and language; otherwise they come from the press contact or subscriber."""
+    id_label = "press_contact_id" if part == "press" else "subscriber_id"
+    if c.corrects_id is not None:
+        who = Delivery.press_contact_id if part == "press" else Delivery.subscriber_id
+        recipient, language = Delivery.recipient, literal("da") if part == "press" else Delivery.language
+        where = [Delivery.campaign_id == c.corrects_id, who.in_(ids), Delivery.status.not_in(NOT_REACHED)]
+    elif part == "press":
+        who, recipient, language, where = PressContact.id, PressContact.email, literal("da"), [PressContact.id.in_(ids)]
+    else:
+        who, recipient, language, where = Subscriber.id, Subscriber.email, Subscriber.language, [Subscriber.id.in_(ids)]
+    key = literal(f"campaign:{c.id}:{part}:") + as_text(who)
+    return select(key.label("key"), recipient.label("recipient"), who.label(id_label),
+                  literal(c.id).label("campaign_id"), language.label("language")).where(*where)
+
+
 async def enqueue_all(
     session: AsyncSession, c: Campaign, recipients: list[Recipient], *, now: datetime, domain: str
 ) -> int:
-    """One multi-row INSERT … ON CONFLICT DO NOTHING per chunk; returns rows queued."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    ins = pg_insert if dialect == "postgresql" else sqlite_insert
+    """One `INSERT … SELECT` per chunk of recipients through the outbox; returns rows queued."""
     queued = 0
-    for i in range(0, len(recipients), CHUNK):
-        rows = []
-        for r in recipients[i : i + CHUNK]:
-            key = f"campaign:{c.id}:{r.part}:{r.id}"
-            rows.append(dict(
-                key=key, kind=c.kind, recipient=r.email, campaign_id=c.id,
-                subscriber_id=r.id if r.part == "sub" else None,
-                press_contact_id=r.id if r.part == "press" else None,
-                digest_run_id=None, item_id=None,
-                params={"part": r.part}, language=r.language if r.part == "sub" else "da",
-                status="queued", attempts=0, next_attempt_at=now, message_id=message_id_for(key, domain),
-                created_at=now, possible_duplicate=False,
-            ))
-        stmt = ins(Delivery).values(rows).on_conflict_do_nothing(index_elements=["key"]).returning(Delivery.id)
-        queued += len((await session.execute(stmt)).all())
+    by_part: dict[str, list[int]] = {}
+    for r in recipients:
+        by_part.setdefault(r.part, []).append(r.id)
+    for part, ids in by_part.items():
+        for i in range(0, len(ids), CHUNK):
+            queued += await enqueue_from(session, _rows(c, part, ids[i : i + CHUNK]), kind=c.kind, now=now,
+                                         domain=domain, params={"part": part})
     return queued

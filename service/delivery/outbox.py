@@ -1,8 +1,17 @@
-"""Saving messages before they are sent: one `Delivery` row per message.
+"""Saving messages before they are sent: one `Delivery` row per message, written here only.
 
-Every part of the product that wants mail sent calls `enqueue` inside its own
-transaction. The row's unique `key` makes enqueueing idempotent (a job fired twice
-queues once); the Message-ID is fixed here, so every retry carries the same one.
+Every part of the product that wants mail sent calls the outbox inside its own
+transaction, in one of two forms:
+
+- `enqueue(session, key=…, kind=…, recipient=…, …)`: one message (subscriber mails,
+  notices, test mails, draft notices);
+- `enqueue_from(session, rows, kind=…, …)`: one message per row of a SELECT (alerts,
+  digests, campaigns), in one `INSERT … SELECT`. `rows` names its columns with labels:
+  `key`, `recipient` and `language`, and any of `subscriber_id`, `press_contact_id`,
+  `campaign_id`, `digest_run_id`, `item_id`.
+
+The row's unique `key` makes enqueueing idempotent (a job fired twice queues once); the
+Message-ID is fixed here from the key, so every retry carries the same one.
 """
 
 from __future__ import annotations
@@ -11,18 +20,33 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Select, false, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
+from service.db.base import UtcDateTime
+from service.db.dialect import dialect_of, insert_ignoring, prepare, sha256_hex, sql_function
 from service.db.models import Delivery
+
+REQUIRED = ("key", "recipient", "language")
+OPTIONAL = ("subscriber_id", "press_contact_id", "campaign_id", "digest_run_id", "item_id")
+_PARAMS_TYPE = Delivery.__table__.c.params.type
 
 
 def message_id_for(key: str, domain: str) -> str:
     """A stable Message-ID from the idempotency key: the same on every retry."""
     digest = hashlib.sha256(key.encode()).hexdigest()[:32]
     return f"<{digest}@{domain}>"
+
+
+sql_function("bb_message_id", message_id_for, 2)
+
+
+def message_id_sql(dialect: str, key: ColumnElement[Any], domain: str) -> ColumnElement[str]:
+    """`message_id_for` inside a statement (SQLite: after `prepare`)."""
+    if dialect == "postgresql":
+        return literal("<") + func.substr(sha256_hex(key), 1, 32) + literal("@" + domain + ">")
+    return func.bb_message_id(key, literal(domain))
 
 
 def mail_domain(from_address: str) -> str:
@@ -54,14 +78,34 @@ async def enqueue(
         next_attempt_at=not_before or now, message_id=message_id_for(key, domain), created_at=now,
         possible_duplicate=False,
     )
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    ins = pg_insert(Delivery) if dialect == "postgresql" else sqlite_insert(Delivery)
-    stmt = ins.values(**values).on_conflict_do_nothing(index_elements=["key"]).returning(Delivery.id)
+    stmt = insert_ignoring(session, Delivery, ["key"], values).returning(Delivery.id)
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def enqueue_from(session: AsyncSession, rows: Select, *, kind: str, now: datetime, domain: str,
+                       params: dict[str, Any] | None = None) -> int:
+    """Queue one message per row of `rows` (labelled columns, see above); return how many
+    were new (rows whose key is queued already are skipped)."""
+    columns = rows.selected_columns
+    names = [c.key for c in columns]
+    missing = [n for n in REQUIRED if n not in names]
+    unknown = [n for n in names if n not in REQUIRED and n not in OPTIONAL]
+    if missing or unknown:
+        raise ValueError(f"outbox rows: missing {missing}, unknown {unknown}")
+    await prepare(session)
+    at = literal(now, UtcDateTime())
+    full = rows.add_columns(
+        literal(kind), literal(params or {}, _PARAMS_TYPE), literal("queued"), literal(0), at,
+        message_id_sql(dialect_of(session), columns["key"], domain), at, false(),
+    )
+    ins = insert_ignoring(session, Delivery, ["key"]).from_select(
+        [*names, "kind", "params", "status", "attempts", "next_attempt_at", "message_id", "created_at",
+         "possible_duplicate"], full)
+    return (await session.execute(ins)).rowcount or 0
 
 
 async def delivery_id_for_key(session: AsyncSession, key: str) -> int | None:
     return await session.scalar(select(Delivery.id).where(Delivery.key == key))
 
 
-__all__ = ["enqueue", "message_id_for", "mail_domain", "delivery_id_for_key"]
+__all__ = ["enqueue", "enqueue_from", "message_id_for", "message_id_sql", "mail_domain", "delivery_id_for_key"]

@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.bounces.audience import suppressed
 from service.db.models import Delivery, PressContact
 from subscribers.models import Subscriber
+from subscribers.suppression import suppressed
 
 PENDING_OK = frozenset({"confirm", "email_change"})
 

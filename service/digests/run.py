@@ -23,16 +23,15 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, false, func, literal, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import exists, func, literal, select, text, update
 
 from service.db.base import UtcDateTime
+from service.db.dialect import as_text, insert_ignoring, prepare
 from service.db.models import Delivery, DigestRun, Match
-from service.delivery.outbox import mail_domain
+from service.delivery.outbox import enqueue_from, mail_domain
 from service.digests.periods import FREQUENCIES, current_period
-from service.matching.sql import dialect_of, message_id_sql, prepare, suppressed_active_ids, text_of
 from subscribers.models import Subscriber
+from subscribers.suppression import suppressed_active_ids
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -77,7 +76,6 @@ async def run_digest(
             upto = await _chunk_end(s, frequency, after, chunk_size, subscriber_id)
             if upto is None:
                 break
-            await prepare(s)
             queued += await queue_chunk(s, run_id, frequency, after, upto, started_at, now, domain, blocked, subscriber_id)
         after = upto
     async with runtime.db.transaction() as s:
@@ -90,9 +88,8 @@ async def run_digest(
 
 async def _open_run(runtime: "Runtime", frequency: str, key: str, now: "datetime") -> tuple[int, str, "datetime"]:
     async with runtime.db.transaction() as s:
-        ins = pg_insert(DigestRun) if dialect_of(s) == "postgresql" else sqlite_insert(DigestRun)
-        await s.execute(ins.values(frequency=frequency, period_key=key, status="running", started_at=now, deliveries=0)
-                        .on_conflict_do_nothing(index_elements=["frequency", "period_key"]))
+        await s.execute(insert_ignoring(s, DigestRun, ["frequency", "period_key"], dict(
+            frequency=frequency, period_key=key, status="running", started_at=now, deliveries=0)))
         row = (await s.execute(select(DigestRun.id, DigestRun.status, DigestRun.started_at)
                                .where(DigestRun.frequency == frequency, DigestRun.period_key == key))).one()
     return row.id, row.status, row.started_at
@@ -120,26 +117,17 @@ async def queue_chunk(
     now: "datetime", domain: str, blocked: list[int], subscriber_id: int | None = None,
 ) -> int:
     """Queue the digests of subscribers with ids in (after, upto]; attach their entries."""
-    dialect = dialect_of(s)
-    key = literal(f"digest:{run_id}:") + text_of(Subscriber.id)
-    at = literal(now, UtcDateTime())
+    key = literal(f"digest:{run_id}:") + as_text(Subscriber.id)
     taken = literal(started_at, UtcDateTime())
     pending = exists(select(Match.id).where(
         Match.subscriber_id == Subscriber.id, Match.delivery_id.is_(None), Match.created_at <= taken))
     where = [Subscriber.id > after, Subscriber.id <= upto, pending, *_audience(frequency, subscriber_id)]
     if blocked:
         where.append(Subscriber.id.not_in(blocked))
-    sel = select(
-        key, literal("digest"), Subscriber.email, Subscriber.id, literal(run_id),
-        literal({"frequency": frequency}, Delivery.__table__.c.params.type), Subscriber.language,
-        literal("queued"), literal(0), at, message_id_sql(dialect, key, domain), at, false(),
-    ).where(*where)
-    ins = (pg_insert(Delivery) if dialect == "postgresql" else sqlite_insert(Delivery)).from_select(
-        ["key", "kind", "recipient", "subscriber_id", "digest_run_id", "params", "language", "status", "attempts",
-         "next_attempt_at", "message_id", "created_at", "possible_duplicate"], sel,
-    ).on_conflict_do_nothing(index_elements=["key"])
-    queued = (await s.execute(ins)).rowcount or 0
-    match_key = literal(f"digest:{run_id}:") + text_of(Match.subscriber_id)
+    rows = select(key.label("key"), Subscriber.email.label("recipient"), Subscriber.id.label("subscriber_id"),
+                  literal(run_id).label("digest_run_id"), Subscriber.language.label("language")).where(*where)
+    queued = await enqueue_from(s, rows, kind="digest", now=now, domain=domain, params={"frequency": frequency})
+    match_key = literal(f"digest:{run_id}:") + as_text(Match.subscriber_id)
     mine = select(Delivery.id).where(Delivery.key == match_key, Delivery.status == "queued")
     await s.execute(
         update(Match)

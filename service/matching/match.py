@@ -22,14 +22,13 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import false, literal, null, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import literal, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.base import UtcDateTime
+from service.db.dialect import as_text, dialect_of, insert_for, prepare
 from service.db.models import Delivery, Item, Match, item_municipalities, item_topics
-from service.delivery.outbox import mail_domain
+from service.delivery.outbox import enqueue_from, mail_domain
 from service.matching.rules import (
     ItemFacts,
     SqlContext,
@@ -39,10 +38,9 @@ from service.matching.rules import (
     match_reason,
     subscriber_condition,
 )
-from service.matching.sql import dialect_of, message_id_sql, prepare, suppressed_active_ids, text_of
-from service.bounces.audience import suppressed
 from service.db.reference import Audience, Topic
 from subscribers.models import Subscriber, subscriber_municipalities, subscriber_topics
+from subscribers.suppression import suppressed, suppressed_active_ids
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
@@ -121,10 +119,6 @@ async def match_item(runtime: "Runtime", item_id: int, *, suppressed_ids: list[i
     return Matched(item_id, row.kind, row.revision, matches, alerts)
 
 
-def _insert(session: AsyncSession, table):
-    return pg_insert(table) if dialect_of(session) == "postgresql" else sqlite_insert(table)
-
-
 async def _insert_matches(s: AsyncSession, item: ItemFacts, ctx: SqlContext, *, again: bool) -> int:
     frequency = literal("immediate") if item.urgent else Subscriber.frequency
     reason = match_reason(item)
@@ -133,7 +127,7 @@ async def _insert_matches(s: AsyncSession, item: ItemFacts, ctx: SqlContext, *, 
         literal(reason) if isinstance(reason, str) else reason,
         literal(ctx.now, UtcDateTime()), null(),
     ).where(subscriber_condition(item, ctx))
-    ins = _insert(s, Match).from_select(
+    ins = insert_for(s, Match).from_select(
         ["subscriber_id", "item_id", "frequency", "reason", "created_at", "delivery_id"], sel)
     if again:  # an announced revision: everyone who matches now gets it once more
         ins = ins.on_conflict_do_update(
@@ -150,25 +144,16 @@ def alert_key(item_id: int, subscriber_id: int, revision: int) -> str:
 
 
 async def _queue_alerts(s: AsyncSession, item: ItemFacts, revision: int, now, domain: str) -> int:
-    dialect = dialect_of(s)
-    key = literal(f"alert:{item.id}:") + text_of(Match.subscriber_id) + literal(f":{revision}")
-    at = literal(now, UtcDateTime())
-    sel = (
-        select(
-            key, literal("alert"), Subscriber.email, Subscriber.id, literal(item.id),
-            literal({"revision": revision}, Delivery.__table__.c.params.type), Subscriber.language,
-            literal("queued"), literal(0), at, message_id_sql(dialect, key, domain), at, false(),
-        )
+    key = literal(f"alert:{item.id}:") + as_text(Match.subscriber_id) + literal(f":{revision}")
+    rows = (
+        select(key.label("key"), Subscriber.email.label("recipient"), Subscriber.id.label("subscriber_id"),
+               literal(item.id).label("item_id"), Subscriber.language.label("language"))
         .select_from(Match)
         .join(Subscriber, Subscriber.id == Match.subscriber_id)
         .where(Match.item_id == item.id, Match.frequency == "immediate", Match.delivery_id.is_(None),
                Subscriber.status == "active")
     )
-    ins = _insert(s, Delivery).from_select(
-        ["key", "kind", "recipient", "subscriber_id", "item_id", "params", "language", "status", "attempts",
-         "next_attempt_at", "message_id", "created_at", "possible_duplicate"], sel,
-    ).on_conflict_do_nothing(index_elements=["key"])
-    queued = (await s.execute(ins)).rowcount or 0
+    queued = await enqueue_from(s, rows, kind="alert", now=now, domain=domain, params={"revision": revision})
     delivery = select(Delivery.id).where(Delivery.key == key).scalar_subquery()
     await s.execute(
         update(Match)

@@ -20,7 +20,7 @@ from sqlalchemy import and_, exists, false, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
 
 from service.clock import as_utc
-from service.matching.sql import not_suppressed
+from subscribers.suppression import not_suppressed
 from subscribers.models import Subscriber, subscriber_municipalities, subscriber_topics
 
 
