@@ -52,7 +52,7 @@ class Env:
 def runtime_for(config: Path, *, frozen: bool = True):
     """A runtime from the config file; on the benchmark's frozen clock unless asked not to."""
     from service.clock import FrozenClock
-    from service.runtime import build_runtime
+    from service.wiring import build_runtime
     from service.settings import load_settings
 
     settings = load_settings(Path(config), env={"BUDBRINGER_SERVICE__SECRET_KEY": SECRET})

@@ -135,7 +135,7 @@ async def _seed(runtime) -> str | None:
 
 async def run_demo(args) -> int:
     from service.cli.run import _stop_on_signals, serve
-    from service.runtime import build_runtime
+    from service.wiring import build_runtime
 
     runner = web.AppRunner(_sample_app(), access_log=None)
     await runner.setup()

@@ -1,24 +1,61 @@
-"""The composition root: the one place that reads the whole settings object.
+"""The process's dependencies, typed: what the use cases may be handed.
 
-`Runtime` carries the shared parts (database, clock, transport, HTTP fetcher, template
-environment, link signer). Every component receives the runtime or only the section it
-needs; nothing imports a global settings object or engine.
+`Runtime` is built in one place, `service.wiring.build_runtime`, the composition root
+that reads the whole settings object. Render and delivery do not take a `Runtime`: they
+declare the few parts they use (`service.render.context.RenderContext`,
+`service.delivery.worker.WorkerDeps`), and a `Runtime` happens to have them.
+
+What used to sit in a free-form `state` dict is typed here: how alive this process's
+background loops are (`liveness`). The render cache belongs to the mail templates
+(`templates.cache`), the signup form's cache to the web app (`service.web.public.pages`).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING
 
-from service.clock import Clock, SystemClock
+from service.clock import Clock
 from service.db.engine import Database
 from service.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
     from service.delivery.transport import Transport
+    from service.render.registry import Renderers
     from service.render.templates import Templates
     from service.sources.fetch import Fetcher
     from subscribers.links import Links
+
+# What a refused address (5xx at RCPT) does to the audience, in the send's own transaction.
+Refusal = Callable[["AsyncSession", str, datetime, str], Awaitable[None]]
+
+
+@dataclass
+class Heartbeat:
+    """When a background loop last came round (monotonic seconds; None: not yet)."""
+
+    seen: float | None = None
+
+    def beat(self) -> None:
+        self.seen = time.monotonic()
+
+
+@dataclass
+class Liveness:
+    """The background roles this process runs and their heartbeats, for /healthz."""
+
+    roles: frozenset[str] = frozenset()
+    started: float = field(default_factory=time.monotonic)
+    worker: Heartbeat = field(default_factory=Heartbeat)
+    scheduler: Heartbeat = field(default_factory=Heartbeat)
+
+    def start(self, roles: set[str]) -> None:
+        self.roles, self.started = frozenset(roles), time.monotonic()
 
 
 @dataclass
@@ -30,37 +67,11 @@ class Runtime:
     fetcher: "Fetcher"
     templates: "Templates"
     links: "Links"
-    # Free-form per-process state (e.g. the worker's name); never shared between processes.
-    state: dict = field(default_factory=dict)
+    renderers: "Renderers"
+    refused: Refusal
+    liveness: Liveness = field(default_factory=Liveness)
 
     async def close(self) -> None:
         await self.fetcher.close()
         await self.transport.close()
         await self.db.dispose()
-
-
-def build_runtime(
-    settings: Settings,
-    *,
-    clock: Clock | None = None,
-    transport: "Transport | None" = None,
-    fetcher: "Fetcher | None" = None,
-) -> Runtime:
-    """Wire the parts from settings. Tests pass their own clock, transport or fetcher."""
-    from service.delivery.transport import transport_from_settings
-    from service.render.templates import Templates
-    from service.sources.fetch import Fetcher
-    from subscribers.links import Links
-    from subscribers.tokens import TokenSigner
-
-    clock = clock or SystemClock()
-    signer = TokenSigner(settings.service.secret(), clock)
-    return Runtime(
-        settings=settings,
-        db=Database(settings.database),
-        clock=clock,
-        transport=transport or transport_from_settings(settings.mail),
-        fetcher=fetcher or Fetcher(settings.fetch),
-        templates=Templates(settings.service.templates_dir),
-        links=Links(settings.service.base_url, signer, settings.subscribers),
-    )

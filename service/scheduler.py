@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("budbringer.scheduler")
 
-HEARTBEAT = "scheduler_seen"  # runtime.state key: monotonic time of the last tick
-
 
 @dataclass(frozen=True)
 class Job:
@@ -127,7 +125,7 @@ async def retention(runtime: "Runtime") -> None:
 
 
 async def heartbeat(runtime: "Runtime") -> None:
-    runtime.state[HEARTBEAT] = time.monotonic()
+    runtime.liveness.scheduler.beat()
 
 
 def jobs(runtime: "Runtime") -> list[Job]:

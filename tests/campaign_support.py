@@ -9,7 +9,6 @@ from html.parser import HTMLParser
 from sqlalchemy import insert, select
 
 from service.db.models import Delivery, PressContact, User
-from service.render.registry import render_delivery
 from service.db.reference import Topic
 from subscribers.models import Subscriber, Suppression, subscriber_topics
 
@@ -57,7 +56,7 @@ async def deliveries(runtime, **where) -> list[Delivery]:
 async def render(runtime, delivery_id):
     async with runtime.db.reader() as s:
         d = await s.get(Delivery, delivery_id)
-        return await render_delivery(runtime, s, d)
+        return await runtime.renderers.render(runtime, s, d)
 
 
 async def mark_all_sent(runtime, at: datetime | None = None) -> None:

@@ -238,7 +238,7 @@ def settings(db_url, tmp_path, smtp_server) -> Settings:
 
 @pytest.fixture
 async def runtime(settings, clock):
-    from service.runtime import build_runtime
+    from service.wiring import build_runtime
 
     rt = build_runtime(settings, clock=clock)
     try:

@@ -33,7 +33,7 @@ async def open_runtime(args: argparse.Namespace, **overrides) -> AsyncIterator:
     """Settings → runtime, with the database reachable and migrated (else a clear exit)."""
     from service.db.engine import DatabaseUnavailable
     from service.db.migrate import pending
-    from service.runtime import build_runtime
+    from service.wiring import build_runtime
 
     runtime = build_runtime(settings_or_exit(args, **overrides))
     try:

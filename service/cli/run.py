@@ -13,7 +13,6 @@ import asyncio
 import logging
 import signal
 import sys
-import time
 
 from service.cli.common import open_runtime, settings_or_exit
 from service.runtime import Runtime
@@ -40,8 +39,7 @@ async def serve(runtime: Runtime, roles: set[str], stop: asyncio.Event) -> None:
     from service.sources.registry import sync_configured_sources
 
     await sync_configured_sources(runtime)
-    runtime.state["roles"] = set(roles) - {"web"}
-    runtime.state["started"] = time.monotonic()
+    runtime.liveness.start(set(roles) - {"web"})
     runner = scheduler = None
     tasks: list[asyncio.Task] = []
     if "web" in roles:

@@ -2,22 +2,25 @@
 
 Each row is written only while this worker still holds it (`claimed_by`, status
 "sending"): if its lease ran out and another worker took it over, that worker records it.
-Refused addresses (5xx at RCPT) are suppressed in the same transaction.
+Refused addresses (5xx at RCPT) are handed to `refused` in the same transaction (the
+composition root makes that the bounce rules: suppress, unsubscribe, mark the contact).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import bindparam, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.bounces.audience import suppress
 from service.db.engine import Database
 from service.db.models import Delivery
 from service.delivery.policy import Outcome
 
 _TABLE = Delivery.__table__
+# (session, address, now, note): what a refused address does to the audience.
+Refused = Callable[[AsyncSession, str, datetime, str], Awaitable[None]]
 
 _RECORD = (
     update(_TABLE)
@@ -36,7 +39,7 @@ _RECORD = (
 
 
 async def record(db: Database, outcomes: Sequence[Outcome], *, worker: str, now: datetime,
-                 current_next: dict[int, datetime]) -> None:
+                 current_next: dict[int, datetime], refused: Refused) -> None:
     if not outcomes:
         return
     params = [
@@ -57,4 +60,4 @@ async def record(db: Database, outcomes: Sequence[Outcome], *, worker: str, now:
         await session.execute(_RECORD, params)
         for o in outcomes:
             if o.suppress and o.recipient:
-                await suppress(session, o.recipient, reason="hard_bounce", now=now, note=(o.error or "")[:500])
+                await refused(session, o.recipient, now, (o.error or "")[:500])

@@ -2,7 +2,7 @@
 
     claim (one UPDATE … RETURNING, leased)          service.delivery.claim
     → look again: still active? suppressed?         service.delivery.recheck
-    → render (the kind's renderer) and build MIME   service.render.registry, service.delivery.mime
+    → render (the kind's renderer) and build MIME   deps.renderers (service.wiring.RENDERERS), service.delivery.mime
     → DKIM when configured                          service.delivery.dkim
     → send, `concurrency` at a time, rate-capped    runtime.transport, service.delivery.ratelimit
     → decide each outcome                           service.delivery.policy
@@ -22,7 +22,7 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import select
 
@@ -36,12 +36,16 @@ from service.delivery.mime import build_message
 from service.delivery.policy import Outcome
 from service.delivery.ratelimit import SendRate
 from service.delivery.recheck import refused
-from service.delivery.record import record
-from service.delivery.transport import SendResult, TransportError
-from service.render.registry import render_delivery
+from service.delivery.record import Refused, record
+from service.delivery.transport import SendResult, Transport, TransportError
 
 if TYPE_CHECKING:
-    from service.runtime import Runtime
+    from service.clock import Clock
+    from service.db.engine import Database
+    from service.render.registry import Renderers
+    from service.render.templates import Templates
+    from service.settings import Settings
+    from subscribers.links import Links
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +62,32 @@ class _Job:
     timed_out_before: bool
 
 
-HEARTBEAT = "worker_seen"  # runtime.state key: monotonic time the loop last came round
+class Beat(Protocol):
+    def beat(self) -> None: ...
+
+
+class Liveness(Protocol):
+    worker: Beat
+
+
+class WorkerDeps(Protocol):
+    """What the worker is handed (a `service.runtime.Runtime` has it all): the outbox's
+    database, the clock, the transport, the renderers and what they render with, what a
+    refused address does, and where the loop reports that it is alive."""
+
+    settings: "Settings"
+    db: "Database"
+    clock: "Clock"
+    transport: Transport
+    templates: "Templates"
+    links: "Links"
+    renderers: "Renderers"
+    refused: Refused
+    liveness: Liveness
 
 
 class Worker:
-    def __init__(self, runtime: "Runtime", name: str | None = None):
+    def __init__(self, runtime: WorkerDeps, name: str | None = None):
         self.runtime = runtime
         self.settings = runtime.settings.delivery
         self.mail = runtime.settings.mail
@@ -101,7 +126,7 @@ class Worker:
     async def run_forever(self, stop: asyncio.Event) -> None:
         failures = 0
         while not stop.is_set():
-            self.runtime.state[HEARTBEAT] = time.monotonic()
+            self.runtime.liveness.worker.beat()
             try:
                 claimed = await self.run_once()
                 failures = 0
@@ -151,7 +176,7 @@ class Worker:
                     done.append(base)
                     continue
                 try:
-                    rendered = await render_delivery(self.runtime, session, d)
+                    rendered = await self.runtime.renderers.render(self.runtime, session, d)
                     message = build_message(rendered, self.mail, recipient=d.recipient, message_id=d.message_id,
                                             date=now, tz=self._tz)
                     if self.signer is not None:
@@ -232,5 +257,5 @@ class _Recorder:
             if not batch:
                 return
             await record(self.worker.runtime.db, batch, worker=self.worker.name, now=self.worker.runtime.clock.now(),
-                         current_next=self.next_at)
+                         current_next=self.next_at, refused=self.worker.runtime.refused)
             self.worker._count(batch)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from service.db.models import Delivery
-    from service.runtime import Runtime
+    from service.render.context import RenderContext
 
 
 class AlertGone(LookupError):
@@ -34,7 +34,7 @@ def _subject(title: str, urgent: bool, lang: str) -> str:
     return title
 
 
-async def render_alert(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery") -> Rendered:
+async def render_alert(runtime: "RenderContext", session: "AsyncSession", delivery: "Delivery") -> Rendered:
     ready = await prefetched(session, delivery)
     sub = ready.subscriber
     item_id = delivery.item_id

@@ -13,7 +13,7 @@ digest is the same for everyone who gets the same items, so:
 - per subscriber only slots are filled: links, title, the list of blocks. Text is
   HTML-escaped on the way into an HTML slot; blocks are already HTML.
 
-Everything cached lives in `runtime.state` (per process, per runtime), bounded in size.
+Everything cached lives on the mail templates (`Templates.cache`: per process), bounded in size.
 """
 
 from __future__ import annotations
@@ -27,12 +27,11 @@ import css_inline
 from markupsafe import Markup, escape
 
 if TYPE_CHECKING:
-    from service.runtime import Runtime
+    from service.render.context import RenderContext
 
 SLOT = re.compile(r"BBSLOT([a-z_]+)X")
 BLANKS = re.compile(r"\n{3,}")
 STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S | re.I)
-CACHE_KEY = "render_cache"
 MAX_ENTRIES = 20_000
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
@@ -82,17 +81,14 @@ class Cache:
             return value
 
 
-def cache_of(runtime: "Runtime") -> Cache:
-    cache = runtime.state.get(CACHE_KEY)
-    if cache is None:
-        cache = runtime.state[CACHE_KEY] = Cache()
-    return cache
+def cache_of(runtime: "RenderContext") -> Cache:
+    return runtime.templates.cache
 
 
 SHELL_SLOTS = ("title", "preheader", "body", "reason", "preferences_url", "unsubscribe_url")
 
 
-def _shell_context(runtime: "Runtime", lang: str) -> dict[str, Any]:
+def _shell_context(runtime: "RenderContext", lang: str) -> dict[str, Any]:
     s = runtime.settings.service
     return {
         "lang": lang,
@@ -109,7 +105,7 @@ def _shell_context(runtime: "Runtime", lang: str) -> dict[str, Any]:
 class Shell:
     """One message kind in one language: HTML (CSS inlined) and text, as segments."""
 
-    def __init__(self, runtime: "Runtime", kind: str, lang: str):
+    def __init__(self, runtime: "RenderContext", kind: str, lang: str):
         templates = runtime.templates
         ctx = _shell_context(runtime, lang)
         raw = templates.html_env.get_template(f"{kind}.html").render(ctx)
@@ -135,10 +131,10 @@ class Shell:
         return css_inline.inline_fragment(html, self.css)
 
 
-def _extra_css(runtime: "Runtime") -> str:
+def _extra_css(runtime: "RenderContext") -> str:
     path = runtime.templates.root / "email" / "_blocks.css"
     return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
-def shell(runtime: "Runtime", kind: str, lang: str) -> Shell:
+def shell(runtime: "RenderContext", kind: str, lang: str) -> Shell:
     return cache_of(runtime).get(("shell", kind, lang), lambda: Shell(runtime, kind, lang))

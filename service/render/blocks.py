@@ -18,7 +18,7 @@ from service.render.figures import FiguresView, figures_view
 from service.render.views import ItemView, SubscriberView, TopicRef
 
 if TYPE_CHECKING:
-    from service.runtime import Runtime
+    from service.render.context import RenderContext
 
 
 @dataclass(frozen=True)
@@ -28,13 +28,13 @@ class Block:
     headline: str  # one line for a summary
 
 
-def item_block(runtime: "Runtime", sh: Shell, item: ItemView, lang: str, own: tuple[str, ...]) -> Block:
+def item_block(runtime: "RenderContext", sh: Shell, item: ItemView, lang: str, own: tuple[str, ...]) -> Block:
     variant = own if item.is_figures else ()
     return cache_of(runtime).get(("block", item.id, item.revision, lang, variant),
                                  lambda: _item_block(runtime, sh, item, lang, variant))
 
 
-def _item_block(runtime: "Runtime", sh: Shell, item: ItemView, lang: str, own: tuple[str, ...]) -> Block:
+def _item_block(runtime: "RenderContext", sh: Shell, item: ItemView, lang: str, own: tuple[str, ...]) -> Block:
     fig: FiguresView | None = figures_view(item.data, own, lang, runtime.templates.labels) if item.is_figures else None
     ctx = {"item": item, "fig": fig, "lang": lang, "fb_yes": slot("fb_yes"), "fb_no": slot("fb_no")}
     t = runtime.templates
@@ -44,13 +44,13 @@ def _item_block(runtime: "Runtime", sh: Shell, item: ItemView, lang: str, own: t
     return Block(Segments(html), Segments(text), headline)
 
 
-def fill_block(runtime: "Runtime", block: Block, sub: SubscriberView, item_id: int) -> tuple[str, str]:
+def fill_block(runtime: "RenderContext", block: Block, sub: SubscriberView, item_id: int) -> tuple[str, str]:
     yes, no = runtime.links.feedback_pair(sub.id, sub.token_version, item_id)
     html_values = {"fb_yes": str(escape(yes)), "fb_no": str(escape(no))}
     return block.html.fill(html_values), block.text.fill({"fb_yes": yes, "fb_no": no})
 
 
-def topic_heading(runtime: "Runtime", sh: Shell, topic: TopicRef | None, lang: str) -> tuple[str, str]:
+def topic_heading(runtime: "RenderContext", sh: Shell, topic: TopicRef | None, lang: str) -> tuple[str, str]:
     def make() -> tuple[str, str]:
         name = topic.name if topic else ("Other" if lang == "en" else "Andet")
         ctx = {"name": name, "lang": lang}
@@ -61,7 +61,7 @@ def topic_heading(runtime: "Runtime", sh: Shell, topic: TopicRef | None, lang: s
     return cache_of(runtime).get(("topic", topic.slug if topic else "", lang), make)
 
 
-def summary_block(runtime: "Runtime", sh: Shell, lines: tuple[str, ...], lang: str) -> tuple[str, str]:
+def summary_block(runtime: "RenderContext", sh: Shell, lines: tuple[str, ...], lang: str) -> tuple[str, str]:
     def make() -> tuple[str, str]:
         ctx = {"lines": lines, "lang": lang}
         t = runtime.templates

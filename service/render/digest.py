@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from service.db.models import Delivery
-    from service.runtime import Runtime
+    from service.render.context import RenderContext
 
 
 class NothingToSend(LookupError):
@@ -50,7 +50,7 @@ def group(items: list[ItemView], sub: SubscriberView):
     return ordered
 
 
-async def render_digest(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery") -> Rendered:
+async def render_digest(runtime: "RenderContext", session: "AsyncSession", delivery: "Delivery") -> Rendered:
     ready = await prefetched(session, delivery)
     sub = ready.subscriber
     if sub is None:

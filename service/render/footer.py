@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from service.runtime import Runtime
+    from service.render.context import RenderContext
 
 
 def footer(
-    runtime: "Runtime",
+    runtime: "RenderContext",
     *,
     lang: str,
     reason: str = "",

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from service.db.models import Delivery
-    from service.runtime import Runtime
+    from service.render.context import RenderContext
 
 FIXED = {
     "test": {
@@ -34,7 +34,7 @@ FIXED = {
 }
 
 
-async def render_notice(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery") -> Rendered:
+async def render_notice(runtime: "RenderContext", session: "AsyncSession", delivery: "Delivery") -> Rendered:
     params = delivery.params or {}
     lang = delivery.language if delivery.language in ("da", "en") else "da"
     name = params.get("notice") or ("test" if delivery.kind == "test" else "")

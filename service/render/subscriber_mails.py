@@ -22,10 +22,10 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from service.db.models import Delivery
-    from service.runtime import Runtime
+    from service.render.context import RenderContext
 
 
-async def _render(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery", kind: str) -> Rendered:
+async def _render(runtime: "RenderContext", session: "AsyncSession", delivery: "Delivery", kind: str) -> Rendered:
     sub = await session.get(Subscriber, delivery.subscriber_id) if delivery.subscriber_id else None
     if sub is None:
         raise LookupError(f"subscriber {delivery.subscriber_id} is gone")
@@ -57,21 +57,21 @@ async def _render(runtime: "Runtime", session: "AsyncSession", delivery: "Delive
                     headers={"X-Budbringer-Kind": kind}, attachments=attachments)
 
 
-async def render_confirm(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery") -> Rendered:
+async def render_confirm(runtime: "RenderContext", session: "AsyncSession", delivery: "Delivery") -> Rendered:
     return await _render(runtime, session, delivery, "confirm")
 
 
-async def render_manage(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery") -> Rendered:
+async def render_manage(runtime: "RenderContext", session: "AsyncSession", delivery: "Delivery") -> Rendered:
     return await _render(runtime, session, delivery, "manage")
 
 
-async def render_welcome(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery") -> Rendered:
+async def render_welcome(runtime: "RenderContext", session: "AsyncSession", delivery: "Delivery") -> Rendered:
     return await _render(runtime, session, delivery, "welcome")
 
 
-async def render_email_change(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery") -> Rendered:
+async def render_email_change(runtime: "RenderContext", session: "AsyncSession", delivery: "Delivery") -> Rendered:
     return await _render(runtime, session, delivery, "email_change")
 
 
-async def render_export(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery") -> Rendered:
+async def render_export(runtime: "RenderContext", session: "AsyncSession", delivery: "Delivery") -> Rendered:
     return await _render(runtime, session, delivery, "export")

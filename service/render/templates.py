@@ -14,6 +14,7 @@ import css_inline
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from service.paths import templates_dir
+from service.render.assemble import Cache
 from service.render.formatting import Labels
 
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
@@ -38,6 +39,7 @@ class Templates:
         for env in (self.html_env, self.text_env):
             env.filters["number"] = _da_number
         self.messages = Labels.load(self.root / "messages.toml")  # sentences, per language
+        self.cache = Cache()  # parts rendered once and shared between messages (service.render.assemble)
 
     def render_email(self, kind: str, context: dict[str, Any]) -> tuple[str, str]:
         """(html with CSS inlined, text) for `kind`."""

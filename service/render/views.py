@@ -25,7 +25,7 @@ from subscribers.models import Subscriber, subscriber_municipalities, subscriber
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from service.runtime import Runtime
+    from service.render.context import RenderContext
 
 KIND_LABELS = {
     "figures": ("Tal", "Figures"), "analysis": ("Analyse", "Analysis"), "guideline": ("Retningslinje", "Guideline"),
@@ -87,7 +87,7 @@ def _lang(value: str | None) -> str:
     return value if value in ("da", "en") else "da"
 
 
-async def load_items(runtime: "Runtime", session: "AsyncSession", revisions: dict[int, int], lang: str) -> list[ItemView]:
+async def load_items(runtime: "RenderContext", session: "AsyncSession", revisions: dict[int, int], lang: str) -> list[ItemView]:
     """Views of the items (id → current revision), from the cache where it has them."""
     cache = cache_of(runtime)
     found: dict[int, ItemView] = {}

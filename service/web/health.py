@@ -37,23 +37,20 @@ async def healthz(request: web.Request) -> web.Response:
 
 def role_health(runtime) -> dict[str, dict]:
     """Seconds since each background role this process runs last came round, and whether that is fine."""
-    from service.delivery.worker import HEARTBEAT as WORKER
-    from service.scheduler import HEARTBEAT as SCHEDULER
-
+    live = runtime.liveness
     limits = {
-        "worker": (WORKER, runtime.settings.delivery.lease_seconds),
-        "scheduler": (SCHEDULER, 120),
+        "worker": (live.worker, runtime.settings.delivery.lease_seconds),
+        "scheduler": (live.scheduler, 120),
     }
     out: dict[str, dict] = {}
-    for role in sorted(runtime.state.get("roles", ())):
+    for role in sorted(live.roles):
         if role not in limits:
             continue
-        key, limit = limits[role]
-        seen = runtime.state.get(key)
+        heart, limit = limits[role]
+        seen = heart.seen
         age = None if seen is None else round(time.monotonic() - seen, 1)
         # Not seen yet counts as fine for the first minute after start.
-        started = runtime.state.get("started", time.monotonic())
-        ok = (age is not None and age <= limit) or (seen is None and time.monotonic() - started < 60)
+        ok = (age is not None and age <= limit) or (seen is None and time.monotonic() - live.started < 60)
         out[role] = {"ok": ok, "seconds_since_seen": age}
     return out
 

@@ -16,10 +16,8 @@ from tests.integration import _delivery as h
 
 
 @pytest.fixture(autouse=True)
-def renderers():
-    saved = h.install()
-    yield
-    h.uninstall(saved)
+def renderers(runtime):
+    h.install(runtime)
 
 
 def _number(page: str, element_id: str) -> int:

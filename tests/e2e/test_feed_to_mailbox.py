@@ -7,7 +7,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from service.runtime import build_runtime
+from service.wiring import build_runtime
 from tests.conftest import DATA, make_settings
 
 

@@ -1,5 +1,9 @@
 """Helpers for the delivery tests: stand-in renderers (the only test double; SMTP and the
-database are real), and quick ways to queue deliveries and subscribers."""
+database are real), and quick ways to queue deliveries and subscribers.
+
+`install(runtime)` hands that runtime a copy of its renderers with the stand-in kinds; the
+product's table (`service.wiring.RENDERERS`) is never changed. A test that runs the worker
+in another process queues real "notice" mail instead (`NOTICE`)."""
 
 from __future__ import annotations
 
@@ -10,15 +14,7 @@ from sqlalchemy import select
 from service.db.models import Delivery
 from service.delivery.outbox import enqueue, mail_domain
 from service.render.message import Rendered
-from service.render.registry import RENDERERS, register
 from subscribers.models import Subscriber
-
-KINDS = {
-    "t_plain": "tests.integration._delivery:render_plain",
-    "t_broken": "tests.integration._delivery:render_broken",
-    "t_hostile": "tests.integration._delivery:render_hostile",
-}
-
 
 async def render_plain(runtime, session, delivery) -> Rendered:
     return Rendered(
@@ -37,19 +33,15 @@ async def render_hostile(runtime, session, delivery) -> Rendered:
     return Rendered(subject=delivery.params["subject"], text="x")
 
 
-def install() -> dict[str, str | None]:
-    saved = {k: RENDERERS.get(k) for k in KINDS}
-    for kind, target in KINDS.items():
-        register(kind, target)
-    return saved
+KINDS = {"t_plain": render_plain, "t_broken": render_broken, "t_hostile": render_hostile}
 
 
-def uninstall(saved: dict[str, str | None]) -> None:
-    for kind, target in saved.items():
-        if target is None:
-            RENDERERS.pop(kind, None)
-        else:
-            register(kind, target)
+def install(runtime) -> None:
+    runtime.renderers = runtime.renderers.with_kinds(KINDS)
+
+
+# A real notice, rendered by the product's own renderer: queue(..., kind="notice", params=NOTICE).
+NOTICE = {"subject": "Besked fra Budbringer", "text": "Ledigheden i Aarhus faldt."}
 
 
 async def add_subscriber(runtime, email: str, status: str = "active") -> int:

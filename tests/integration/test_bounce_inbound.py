@@ -12,7 +12,7 @@ from service.bounces.inbound import start_bounce_server
 from service.bounces.process import apply_report
 from service.db.models import Bounce, PressContact
 from service.delivery.worker import Worker
-from service.runtime import build_runtime
+from service.wiring import build_runtime
 from subscribers.models import Subscriber, Suppression
 from tests.conftest import make_settings
 from tests.integration import _delivery as h
@@ -22,10 +22,8 @@ BOUNCE = "bounces@budbringer.example"
 
 
 @pytest.fixture(autouse=True)
-def renderers():
-    saved = h.install()
-    yield
-    h.uninstall(saved)
+def renderers(runtime):
+    h.install(runtime)
 
 
 @pytest.fixture
@@ -33,6 +31,7 @@ async def runtime(db_url, tmp_path, clock, smtp_server):
     settings = make_settings(db_url, tmp_path, smtp_server.port, mail={"bounce_address": BOUNCE},
                              delivery={"soft_bounce_threshold": 3, "soft_bounce_decay_days": 30})
     rt = build_runtime(settings, clock=clock)
+    h.install(rt)
     yield rt
     await rt.close()
 

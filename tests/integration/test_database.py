@@ -157,7 +157,7 @@ async def test_item10_database_lost_mid_run_then_back_nothing_lost_nothing_twice
     from aiohttp.test_utils import TestClient, TestServer
 
     from service.delivery.worker import Worker
-    from service.runtime import build_runtime
+    from service.wiring import build_runtime
     from service.web.app import create_app
     from tests.conftest import make_settings
     from tests.integration._proxy import TcpProxy

@@ -7,20 +7,8 @@ from datetime import datetime, timezone
 import pytest
 
 from service.cli import main
-from service.render.registry import RENDERERS, register
 from tests.conftest import SECRET, run_in_thread
 from tests.integration import _delivery as h
-
-
-@pytest.fixture(autouse=True)
-def renderers():
-    saved = h.install()
-    old_test = RENDERERS.get("test")
-    register("test", h.KINDS["t_plain"])
-    yield
-    h.uninstall(saved)
-    if old_test:
-        register("test", old_test)
 
 
 @pytest.fixture
@@ -37,7 +25,9 @@ def config(tmp_path, db_url, smtp_server, monkeypatch):
 async def test_worker_drain_sends_what_is_due_and_reports(runtime, config, smtp_server, capsys, db_kind):
     smtp_server.rcpt_replies["nej@example.dk"] = "550 5.1.1 unknown"
     # The command runs on the system clock: queue the mail as due long ago.
-    await h.queue(runtime, ["a@example.dk", "b@example.dk", "nej@example.dk"], not_before=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    # The command builds its own runtime (the product's renderers): real notices.
+    await h.queue(runtime, ["a@example.dk", "b@example.dk", "nej@example.dk"], kind="notice", params=h.NOTICE,
+                  not_before=datetime(2020, 1, 1, tzinfo=timezone.utc))
     code = run_in_thread(lambda: _main(["--config", str(config), "worker", "drain"]))
     out = capsys.readouterr().out
     assert code == 1  # one failed

@@ -12,7 +12,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
 from service.delivery.worker import Worker
-from service.runtime import build_runtime
+from service.wiring import build_runtime
 from subscribers.models import Subscriber, Suppression
 from tests.conftest import SmtpSink, free_port, make_settings
 from tests.integration import _delivery as h
@@ -20,10 +20,8 @@ from tests.integration._smtp_faults import RawSmtp
 
 
 @pytest.fixture(autouse=True)
-def renderers():
-    saved = h.install()
-    yield
-    h.uninstall(saved)
+def renderers(runtime):
+    h.install(runtime)
 
 
 @pytest.fixture
@@ -32,6 +30,7 @@ async def make_runtime(db_url, tmp_path, clock):
 
     async def make(port: int, **sections):
         rt = build_runtime(make_settings(db_url, tmp_path, port, **sections), clock=clock)
+        h.install(rt)
         made.append(rt)
         return rt
 

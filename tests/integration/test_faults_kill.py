@@ -24,15 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 RECIPIENTS = [f"k{i:04d}@example.dk" for i in range(1000)]
 KILLS = 10
 CONCURRENCY = 8
-BOOT = ("import sys; from tests.integration import _delivery as h; h.install(); "
-        "from service.cli import main; sys.exit(main(sys.argv[1:]))")
-
-
-@pytest.fixture(autouse=True)
-def renderers():
-    saved = h.install()
-    yield
-    h.uninstall(saved)
+BOOT = "import sys; from service.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 async def test_item06_kill_9_at_random_points_loses_nobody(runtime, db_url, smtp_server, clock, tmp_path, db_kind):
@@ -43,7 +35,7 @@ async def test_item06_kill_9_at_random_points_loses_nobody(runtime, db_url, smtp
         f"[delivery]\nbatch_size = 100\nconcurrency = {CONCURRENCY}\nlease_seconds = 600\n",
         encoding="utf-8",
     )
-    await h.queue(runtime, RECIPIENTS, not_before=datetime(2020, 1, 1, tzinfo=timezone.utc))
+    await h.queue(runtime, RECIPIENTS, kind="notice", params=h.NOTICE, not_before=datetime(2020, 1, 1, tzinfo=timezone.utc))
     env = {**os.environ, "BUDBRINGER_SERVICE__SECRET_KEY": SECRET}
     rng = random.Random(int(os.environ.get("KILL_SEED", "9")))
     kills = 0

@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 
 from service.db.models import Item, item_topics
 from service.delivery.worker import Worker
-from service.runtime import build_runtime
+from service.wiring import build_runtime
 from service.scheduler import catch_up, digest_job, digest_trigger
 from service.db.reference import Topic
 from subscribers.models import Subscriber, subscriber_topics

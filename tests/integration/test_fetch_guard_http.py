@@ -175,7 +175,7 @@ async def test_item13_every_code_path_refuses_loopback_in_every_form(db_url, tmp
     from sqlalchemy import select
 
     from service.db.models import Source
-    from service.runtime import build_runtime
+    from service.wiring import build_runtime
     from service.sources.poll import poll_due_sources
     from tests.admin_support import csrf, staff_client
     from tests.conftest import make_settings
@@ -214,7 +214,7 @@ async def test_item13_redirect_from_an_allowed_host_to_loopback_in_another_form_
     """Only 127.0.0.1/32 is allowed (as in these tests): a feed there that redirects to the
     same machine written another way is refused at the hop, for the poll and the test fetch.
     (A name whose every answer is 127.0.0.1 is allowed; that is the allow list working.)"""
-    from service.runtime import build_runtime
+    from service.wiring import build_runtime
     from service.sources.poll import poll_source
     from service.sources.preview import test_fetch as preview_fetch
     from tests.conftest import make_settings

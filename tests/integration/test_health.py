@@ -12,7 +12,7 @@ async def test_healthz_ok_on_migrated_database(client):
 async def test_healthz_503_when_database_missing(tmp_path, clock):
     from aiohttp.test_utils import TestClient, TestServer
 
-    from service.runtime import build_runtime
+    from service.wiring import build_runtime
     from service.web.app import create_app
     from tests.conftest import make_settings
 

@@ -61,7 +61,7 @@ from service.clock import FrozenClock
 from service.delivery.worker import Worker
 from service.digests.run import run_digest
 from service.matching.match import match_pending_items
-from service.runtime import build_runtime
+from service.wiring import build_runtime
 from subscribers import lifecycle, suppression
 from subscribers.lifecycle import Choices, Evidence
 from subscribers.models import Subscriber

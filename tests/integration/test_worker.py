@@ -13,10 +13,8 @@ from tests.integration import _delivery as h
 
 
 @pytest.fixture(autouse=True)
-def renderers():
-    saved = h.install()
-    yield
-    h.uninstall(saved)
+def renderers(runtime):
+    h.install(runtime)
 
 
 async def test_sends_each_queued_delivery_once_and_records_it(runtime, smtp_server, db_kind):
@@ -110,10 +108,12 @@ async def test_run_forever_sends_new_work_until_stopped(runtime, smtp_server, db
 async def test_rate_cap_spreads_sends(db_url, tmp_path, clock, smtp_server, db_kind):
     import time
 
-    from service.runtime import build_runtime
+    from service.wiring import build_runtime
     from tests.conftest import make_settings
 
     rt = build_runtime(make_settings(db_url, tmp_path, smtp_server.port, delivery={"rate_per_second": 4}), clock=clock)
+
+    h.install(rt)
     try:
         await h.queue(rt, [f"rate{i}@example.dk" for i in range(8)])
         started = time.monotonic()
