@@ -1,7 +1,8 @@
 """Who gets a campaign, and putting one delivery per recipient in the outbox, set-based.
 
 - Press contacts: status "active", filtered by the campaign's segment (media types,
-  regions, beats; an empty list means any). Press releases only.
+  regions, beats; an empty list means any), or by a saved segment (`segment_id`, its
+  filter as it is when the release leaves). Press releases only.
 - Subscribers: status "active", subscribed to one of the campaign's topics (press
   releases: always the `presse` topic too), and not on the suppression list.
 - A correction goes to exactly the recipients of the original (see `original_recipients`).
@@ -20,7 +21,7 @@ from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.dialect import as_text
-from service.db.models import Campaign, Delivery, PressContact
+from service.db.models import Campaign, Delivery, PressContact, PressSegment
 from service.delivery.outbox import enqueue_from
 from service.db.reference import Topic
 from subscribers.models import Subscriber, subscriber_topics
@@ -40,6 +41,9 @@ class Recipient:
 
 async def press_recipients(session: AsyncSession, audience: dict[str, Any]) -> list[Recipient]:
     seg = audience.get("press") or {}
+    if seg.get("segment_id"):  # a saved segment: its filter as it is now
+        saved = await session.get(PressSegment, int(seg["segment_id"]))
+        seg = (saved.filter or {}) if saved is not None else {"media_types": ["-"]}  # deleted: nobody
     q = select(PressContact.id, PressContact.email, PressContact.beats).where(PressContact.status == "active")
     if seg.get("media_types"):
         q = q.where(PressContact.media_type.in_(seg["media_types"]))

@@ -37,12 +37,13 @@ class CampaignForm:
     beats: list[str] = field(default_factory=list)
     topics: list[str] = field(default_factory=list)
     item_ids: list[int] = field(default_factory=list)  # newsletter: picked items, in order
+    segment_id: int | None = None  # press: a saved segment instead of the filter above
 
     def audience(self) -> dict[str, Any]:
-        return {
-            "press": {"media_types": self.media_types, "regions": self.regions, "beats": self.beats},
-            "topics": self.topics,
-        }
+        press: dict[str, Any] = {"media_types": self.media_types, "regions": self.regions, "beats": self.beats}
+        if self.segment_id:
+            press = {"segment_id": self.segment_id, "media_types": [], "regions": [], "beats": []}
+        return {"press": press, "topics": self.topics}
 
 
 def validate(form: CampaignForm, templates_root: Path) -> None:

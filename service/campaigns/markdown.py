@@ -1,4 +1,5 @@
-"""Markdown → sanitised HTML (markdown-it-py, then nh3), and → plain text for the text part.
+"""Markdown → sanitised HTML (markdown-it-py, then nh3), and → plain text for the text part
+(`textpart`).
 
 Raw HTML in the Markdown is not rendered; whatever the renderer makes is cleaned again
 by nh3 with a short allow-list, so a body can never carry script, style or event handlers.
@@ -10,6 +11,8 @@ import re
 
 import nh3
 from markdown_it import MarkdownIt
+
+from service.campaigns.textpart import to_text as _text_part
 
 _MD = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("table")
 
@@ -34,10 +37,7 @@ def to_html(markdown: str) -> str:
     )
 
 
-def to_text(markdown: str) -> str:
-    """The Markdown source is readable as text; links become "text (url)"."""
-    text = re.sub(r"!\[([^\]]*)\]\(([^)]+)\)", r"\1", markdown or "")
-    text = re.sub(r"\[([^\]]+)\]\(([^)\s]+)[^)]*\)", r"\1 (\2)", text)
-    text = re.sub(r"^#{1,6}\s*", "", text, flags=re.M)
-    text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)
-    return text.strip() + "\n" if text.strip() else ""
+def to_text(markdown: str, lang: str = "da") -> str:
+    """The plain-text part: wrapped near 72 characters, tables as columns, links listed
+    (`service.campaigns.textpart`)."""
+    return _text_part(markdown, links_heading="Links")

@@ -3,7 +3,9 @@
 
 The theme folder decides the look (`templates/themes/<theme>/email.{html,txt}`). A press
 copy sent before the embargo carries "Under embargo til <local time>" in the subject and
-at the top; a correction says "Rettelse" and links to the original.
+at the top; a correction says "Rettelse" and links to the original. Merge fields
+(`{fornavn}`, `{navn}`, `{hilsen}`: `service.campaigns.merge`) are filled per recipient
+after rendering, escaped in the HTML part.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from service.campaigns import merge
 from service.campaigns.times import format_local
 from service.campaigns.view import campaign_view
-from service.db.models import Campaign, CampaignAttachment
+from service.db.models import Campaign, CampaignAttachment, PressContact
 from service.render.footer import footer
 from service.render.message import Attachment, Rendered
 from service.db.reference import Topic
@@ -41,13 +44,27 @@ async def render_campaign(runtime: "Runtime", session: "AsyncSession", delivery:
     c = await session.get(Campaign, cid) if cid else None
     if c is None:
         raise CampaignGone(f"campaign {cid} of delivery {delivery.id} no longer exists")
+    lang = delivery.language if delivery.language in ("da", "en") else "da"
+    part = params.get("part", "test")
+    name = str(params.get("name") or "")
+    if part == "sub" and delivery.subscriber_id:
+        name = await session.scalar(select(Subscriber.name).where(Subscriber.id == delivery.subscriber_id)) or ""
+    elif part == "press" and delivery.press_contact_id:
+        name = await session.scalar(select(PressContact.name).where(PressContact.id == delivery.press_contact_id)) or ""
+    return await compose_mail(runtime, session, c, part=part, lang=lang, created_at=delivery.created_at,
+                              test=bool(params.get("test")), reader_name=name, subscriber_id=delivery.subscriber_id)
+
+
+async def compose_mail(runtime: "Runtime", session: "AsyncSession", c: Campaign, *, part: str, lang: str,
+                       created_at, test: bool = False, reader_name: str = "", subscriber_id: int | None = None,
+                       item_ids: list[int] | None = None) -> Rendered:
+    """One recipient's mail: rendered by the theme, then the merge fields filled for them.
+    `c` may be unsaved (the editor's live preview), with its items given as `item_ids`."""
     settings = runtime.settings
     tz = settings.service.tz()
-    lang = delivery.language if delivery.language in ("da", "en") else "da"
     base = settings.service.base_url
-    view = await campaign_view(session, c, tz, base, lang)
-    part = params.get("part", "test")
-    under_embargo = bool(c.embargo_until and delivery.created_at < c.embargo_until)
+    view = await campaign_view(session, c, tz, base, lang, item_ids=item_ids)
+    under_embargo = bool(c.embargo_until and created_at < c.embargo_until)
     embargo_text = ""
     if under_embargo:
         when = format_local(c.embargo_until, tz, lang)
@@ -57,50 +74,59 @@ async def render_campaign(runtime: "Runtime", session: "AsyncSession", delivery:
         subject = f"Rettelse: {subject}" if not subject.startswith("Rettelse") else subject
     if embargo_text:
         subject = f"{embargo_text}: {subject}"
-    if params.get("test"):
+    if test:
         subject = f"[TEST] {subject}"
-    foot = await _footer(runtime, session, delivery, c, part, lang)
+    foot = await _footer(runtime, session, subscriber_id, c, part, lang, test)
     ctx = {
         "lang": lang,
         "c": view,
         "embargo_text": embargo_text,
-        "test": bool(params.get("test")),
-        "web_url": "" if under_embargo else f"{base}/archive/{c.id}",
+        "test": test,
+        "web_url": "" if under_embargo or c.id is None else f"{base}/archive/{c.id}",
         "original_url": f"{base}/archive/{c.corrects_id}" if c.corrects_id else "",
         "footer": foot,
     }
     html, text = runtime.templates.render_email(f"{c.theme}/email", ctx)
-    atts = (await session.execute(
+    reader = merge.Reader(reader_name, "press" if part == "press" or (part == "test" and c.kind == "press_release")
+                          else "sub", lang)
+    atts = [] if c.id is None else (await session.execute(
         select(CampaignAttachment.filename, CampaignAttachment.content_type, CampaignAttachment.data)
         .where(CampaignAttachment.campaign_id == c.id).order_by(CampaignAttachment.id)
     )).all()
     unsubscribe = foot["unsubscribe_url"] or None
     return Rendered(
-        subject=_clean_subject(subject), text=text, html=html, unsubscribe_url=unsubscribe,
-        headers={"X-Budbringer-Kind": c.kind, "X-Budbringer-Campaign": str(c.id)},
+        subject=_clean_subject(merge.fill(subject, reader, escape=False)), text=merge.fill(text, reader, escape=False),
+        html=merge.fill(html, reader, escape=True), unsubscribe_url=unsubscribe,
+        headers={"X-Budbringer-Kind": c.kind, "X-Budbringer-Campaign": str(c.id or 0)},
         attachments=tuple(Attachment(a.filename, a.content_type, a.data) for a in atts),
     )
 
 
-async def _footer(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery", c: Campaign, part: str, lang: str) -> dict:
+async def _footer(runtime: "Runtime", session: "AsyncSession", subscriber_id: int | None, c: Campaign, part: str,
+                  lang: str, test: bool) -> dict:
+    """Why the reader gets this mail. A newsletter's (and a press release's subscriber copy's)
+    footer is a subscriber's; a press copy's is the press list's; a test says it is one."""
     org = runtime.settings.service.organisation
-    if part == "sub" and delivery.subscriber_id:
-        sub = await session.get(Subscriber, delivery.subscriber_id)
+    en = lang == "en"
+    topics = list((c.audience or {}).get("topics") or [])
+    if c.kind == "press_release":
+        topics = [runtime.settings.campaigns.press_topic, *topics]
+    slug = topics[0] if topics else ""
+    as_subscriber = part == "sub" or (part == "test" and c.kind == "newsletter")
+    if as_subscriber:
+        name = await session.scalar(select(Topic.name_en if en else Topic.name_da).where(Topic.slug == slug)) or slug
+        reason = (f"You receive this because you subscribe to “{name}” from {org}." if en
+                  else f"Du får denne mail, fordi du abonnerer på »{name}« fra {org}.")
+        sub = await session.get(Subscriber, subscriber_id) if subscriber_id and not test else None
         if sub is not None:
-            topics = list((c.audience or {}).get("topics") or [])
-            if c.kind == "press_release":
-                topics = [runtime.settings.campaigns.press_topic, *topics]
-            slug = topics[0] if topics else ""
-            name = await session.scalar(select(Topic.name_en if lang == "en" else Topic.name_da).where(Topic.slug == slug)) or slug
-            reason = (f"You receive this because you subscribe to “{name}” from {org}." if lang == "en"
-                      else f"Du får denne mail, fordi du abonnerer på »{name}« fra {org}.")
             return footer(runtime, lang=lang, reason=reason, subscriber_id=sub.id,
                           token_version=sub.token_version, topic=slug)
-    if part == "press":
+    else:
         reason = (f"You receive this because you are on the press list of {org}. Reply to be removed."
-                  if lang == "en" else f"Du får denne mail, fordi du står på presselisten hos {org}. Svar på mailen, hvis du vil afmeldes.")
-        return footer(runtime, lang=lang, reason=reason)
-    return footer(runtime, lang=lang, reason="Testudsendelse – kun til dig." if lang != "en" else "Test send – to you only.")
+                  if en else f"Du får denne mail, fordi du står på presselisten hos {org}. Svar på mailen, hvis du vil afmeldes.")
+    if test:
+        reason += " Test send – to you only." if en else " Testudsendelse – kun til dig."
+    return footer(runtime, lang=lang, reason=reason)
 
 
 async def render_draft_notice(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery") -> Rendered:
@@ -124,12 +150,23 @@ async def render_draft_notice(runtime: "Runtime", session: "AsyncSession", deliv
                     headers={"X-Budbringer-Kind": "draft_notice"})
 
 
-async def preview(runtime: "Runtime", session: "AsyncSession", campaign_id: int, *, part: str = "press",
-                  lang: str = "da") -> Rendered:
-    """The campaign as a recipient would get it now, without queueing anything."""
-    from service.db.models import Delivery
+def preview_part(kind: str, part: str) -> str:
+    """A newsletter is only ever seen as a subscriber sees it; a press release as press or subscriber."""
+    return "sub" if kind == "newsletter" or part == "sub" else "press"
 
-    probe = Delivery(id=0, key="preview", kind="press_release", recipient="preview@invalid", campaign_id=None,
-                     params={"campaign_id": campaign_id, "part": part}, language=lang,
-                     created_at=runtime.clock.now(), subscriber_id=None)
-    return await render_campaign(runtime, session, probe)
+
+async def preview(runtime: "Runtime", session: "AsyncSession", campaign_id: int, *, part: str = "press",
+                  lang: str = "da", reader_name: str = "") -> Rendered:
+    """The campaign as a recipient would get it now, without queueing anything."""
+    c = await session.get(Campaign, campaign_id)
+    if c is None:
+        raise CampaignGone(f"campaign {campaign_id} no longer exists")
+    return await compose_mail(runtime, session, c, part=preview_part(c.kind, part), lang=lang,
+                              created_at=runtime.clock.now(), reader_name=reader_name)
+
+
+async def preview_unsaved(runtime: "Runtime", session: "AsyncSession", c: Campaign, item_ids: list[int], *,
+                          part: str = "press", reader_name: str = "") -> Rendered:
+    """The editor's live preview: what is typed now, not yet saved."""
+    return await compose_mail(runtime, session, c, part=preview_part(c.kind, part), lang="da",
+                              created_at=runtime.clock.now(), reader_name=reader_name, item_ids=item_ids)

@@ -17,6 +17,21 @@ from service.errors import Conflict, Invalid, NotFound
 GRACE = timedelta(minutes=1)  # "now" typed into a form is a minute old by the time it arrives
 
 
+def check(c: Campaign, *, scheduled_at: datetime, embargo_until: datetime | None, now: datetime) -> None:
+    """Refuse a time that has passed, an embargo on a newsletter, or one that ends before the
+    press gets the release (before anything is asked or written)."""
+    problems = {}
+    if scheduled_at < now - GRACE:
+        problems["scheduled_at"] = "Tidspunktet er passeret"
+    if embargo_until is not None:
+        if c.kind != "press_release":
+            problems["embargo_until"] = "Kun pressemeddelelser kan have embargo"
+        elif embargo_until <= scheduled_at:
+            problems["embargo_until"] = "Embargoen skal udløbe efter udsendelsen til pressen"
+    if problems:
+        raise Invalid(". ".join(problems.values()) + ".", problems)
+
+
 async def schedule(
     session: AsyncSession,
     campaign_id: int,
@@ -28,16 +43,7 @@ async def schedule(
     c = await session.get(Campaign, campaign_id)
     if c is None:
         raise NotFound("Kampagnen findes ikke.")
-    problems = {}
-    if scheduled_at < now - GRACE:
-        problems["scheduled_at"] = "Tidspunktet er passeret"
-    if embargo_until is not None:
-        if c.kind != "press_release":
-            problems["embargo_until"] = "Kun pressemeddelelser kan have embargo"
-        elif embargo_until <= scheduled_at:
-            problems["embargo_until"] = "Embargoen skal udløbe efter udsendelsen til pressen"
-    if problems:
-        raise Invalid(". ".join(problems.values()) + ".", problems)
+    check(c, scheduled_at=scheduled_at, embargo_until=embargo_until, now=now)
     result = await session.execute(
         update(Campaign)
         .where(Campaign.id == campaign_id, Campaign.status.in_(("draft", "scheduled")))

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from service.runtime import Runtime
 
 
-async def send_test(runtime: "Runtime", campaign_id: int, *, to: str, part: str = "press", language: str = "da") -> int:
+async def send_test(runtime: "Runtime", campaign_id: int, *, to: str, name: str = "", language: str = "da") -> int:
+    """Queue the test mail. A newsletter's test reads as a subscriber's mail, a press
+    release's as the press copy; merge fields are filled with the staff member's name."""
     now = runtime.clock.now()
     async with runtime.db.transaction() as s:
         c = await s.get(Campaign, campaign_id)
@@ -26,6 +28,6 @@ async def send_test(runtime: "Runtime", campaign_id: int, *, to: str, part: str 
         delivery_id = await enqueue(
             s, key=f"campaign:{campaign_id}:test:{secrets.token_hex(8)}", kind=c.kind, recipient=to, now=now,
             domain=mail_domain(runtime.settings.mail.from_address), language=language,
-            params={"campaign_id": campaign_id, "test": True, "part": "test" if part not in ("press",) else "press"},
+            params={"campaign_id": campaign_id, "test": True, "part": "test", "name": name[:200]},
         )
     return delivery_id or 0

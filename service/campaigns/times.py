@@ -7,6 +7,7 @@ the first (summer time) is meant unless the officer says otherwise.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
@@ -60,3 +61,44 @@ def month_name(period: str, lang: str = "da") -> str:
         return f"{names[int(month) - 1]} {year}"
     except (ValueError, IndexError):
         return period
+
+
+_DATE_FORMS = ("%d.%m.%Y", "%d-%m-%Y", "%d/%m/%Y", "%Y-%m-%d", "%d.%m.%y")
+
+
+def parse_danish(date_text: str, time_text: str, tz: ZoneInfo, field: str = "scheduled_at") -> datetime:
+    """A date and a time as a Dane types them ('1.12.2026' or '1. december 2026'; '09.30',
+    '9:30', '0930' or '9'), 24-hour, local → aware UTC. The browser's locale plays no part."""
+    d = " ".join((date_text or "").strip().lower().split())
+    for n, name in enumerate(MONTHS_DA, 1):
+        d = re.sub(rf"^(\d{{1,2}})\.? {name} (\d{{4}})$", rf"\1.{n}.\2", d)
+    day = None
+    for form in _DATE_FORMS:
+        try:
+            day = datetime.strptime(d, form).date()
+            break
+        except ValueError:
+            continue
+    if day is None:
+        raise Invalid("Skriv datoen som dag.måned.år, fx 1.12.2026.", {f"{field}_date": "Ugyldig dato"})
+    t = (time_text or "").strip().lower().removeprefix("kl.").strip()
+    m = re.fullmatch(r"(\d{1,2})(?:[.:]?(\d{2}))?", t)
+    if not m or int(m.group(1)) > 23 or int(m.group(2) or 0) > 59:
+        raise Invalid("Skriv klokkeslættet som timer.minutter, fx 09.30.", {f"{field}_time": "Ugyldigt klokkeslæt"})
+    naive = datetime(day.year, day.month, day.day, int(m.group(1)), int(m.group(2) or 0))
+    return local_to_utc(naive, tz, field)
+
+
+def to_local_fields(at: datetime | None, tz: ZoneInfo) -> tuple[str, str]:
+    """('1.12.2026', '09.30') for the editor's date and time fields."""
+    if at is None:
+        return "", ""
+    loc = at.astimezone(tz)
+    return f"{loc.day}.{loc.month}.{loc.year}", f"{loc:%H.%M}"
+
+
+def zone_label(at: datetime, tz: ZoneInfo) -> str:
+    """'dansk tid (vintertid, CET)' / 'dansk tid (sommertid, CEST)' for the moment `at`."""
+    loc = at.astimezone(tz)
+    summer = bool(loc.dst())
+    return f"dansk tid ({'sommertid' if summer else 'vintertid'}, {loc.tzname()})"

@@ -13,7 +13,7 @@ from service.campaigns.markdown import to_html, to_text
 from service.campaigns.times import format_local
 from service.db.models import Campaign, CampaignAttachment, CampaignItem, Item
 
-KIND_LABELS = {
+KIND_LABELS = {  # for the mail and the feed; pages use the label filter
     "press_release": {"da": "Pressemeddelelse", "en": "Press release"},
     "newsletter": {"da": "Nyhedsbrev", "en": "Newsletter"},
 }
@@ -55,19 +55,25 @@ def public_at(c: Campaign) -> datetime | None:
     return c.embargo_until or c.started_at or c.scheduled_at
 
 
-async def campaign_view(session: AsyncSession, c: Campaign, tz: ZoneInfo, base_url: str, lang: str = "da") -> CampaignView:
-    rows = (await session.execute(
-        select(Item.id, Item.title, Item.summary, Item.link)
-        .join(CampaignItem, CampaignItem.item_id == Item.id)
-        .where(CampaignItem.campaign_id == c.id)
-        .order_by(CampaignItem.position)
-    )).all()
+async def campaign_view(session: AsyncSession, c: Campaign, tz: ZoneInfo, base_url: str, lang: str = "da",
+                        item_ids: list[int] | None = None) -> CampaignView:
+    """`item_ids` for a campaign not saved yet (the editor's preview); else its saved items."""
+    q = select(Item.id, Item.title, Item.summary, Item.link)
+    if item_ids is not None:
+        found = {r.id: r for r in (await session.execute(q.where(Item.id.in_(item_ids)))).all()} if item_ids else {}
+        rows = [found[i] for i in dict.fromkeys(item_ids) if i in found]
+    else:
+        rows = (await session.execute(
+            q.join(CampaignItem, CampaignItem.item_id == Item.id)
+            .where(CampaignItem.campaign_id == c.id)
+            .order_by(CampaignItem.position)
+        )).all()
     items = [{"id": r.id, "title": r.title, "summary": r.summary,
               "link": r.link or f"{base_url}/archive/items/{r.id}"} for r in rows]
     corrects_title = ""
     if c.corrects_id is not None:
         corrects_title = await session.scalar(select(Campaign.title).where(Campaign.id == c.corrects_id)) or ""
-    atts = (await session.execute(
+    atts = [] if c.id is None else (await session.execute(
         select(CampaignAttachment.id, CampaignAttachment.filename, CampaignAttachment.size)
         .where(CampaignAttachment.campaign_id == c.id).order_by(CampaignAttachment.id)
     )).all()

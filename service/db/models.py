@@ -253,10 +253,23 @@ class PressContact(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200), default="")
     outlet: Mapped[str] = mapped_column(String(200), default="")
-    media_type: Mapped[str] = mapped_column(String(32), default="regional")  # national, regional, local, trade, agency
+    media_type: Mapped[str] = mapped_column(String(32), default="regional")  # national, regional, local, broadcast, trade, agency
     region: Mapped[str] = mapped_column(String(100), default="")
     beats: Mapped[list[Any]] = mapped_column(default=list)  # topic slugs
-    status: Mapped[str] = mapped_column(String(16), default="active")  # active, bounced, inactive
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active, inactive, bounced, complained
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PressSegment(Base):
+    """A named filter of the press list (media types, regions, beats) a release can go to."""
+
+    __tablename__ = "press_segments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    filter: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"media_types": [...], "regions": [...], "beats": [...]}
+    created_by: Mapped[str] = mapped_column(String(320), default="")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

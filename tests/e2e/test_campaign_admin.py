@@ -36,7 +36,7 @@ async def test_compose_preview_test_send_schedule(runtime, officer_client, db_ki
         "body_md": "Tekst med **fed**.\n\n<script>alert('x')</script>", "theme": "ungdom",
         "media_types": ["regional"]}, allow_redirects=False)
     assert r.status == 303, await r.text()
-    cid = int(r.headers["Location"].rsplit("/", 1)[1])
+    cid = int(r.headers["Location"].split("?")[0].rsplit("/", 1)[1])
 
     r = await c.post(f"/admin/campaigns/{cid}", data={"csrf_token": _csrf(c), "title": "", "body_md": "Mit udkast",
                                                        "theme": "ungdom"})
@@ -63,7 +63,13 @@ async def test_compose_preview_test_send_schedule(runtime, officer_client, db_ki
         "csrf_token": _csrf(c), "scheduled_at": "2026-11-24T10:00", "embargo_until": "2026-11-24T09:00"})
     assert r.status == 422 and "Embargoen skal udløbe efter" in await r.text()
     r = await c.post(f"/admin/campaigns/{cid}/schedule", data={
-        "csrf_token": _csrf(c), "scheduled_at": "2026-11-24T10:00", "embargo_until": "2026-11-24T12:00"})
+        "csrf_token": _csrf(c), "date": "24.11.2026", "time": "10.00", "embargo_time": "12.00"})
+    assert r.status == 200  # first the question: whom and when
+    ask = await r.text()
+    assert "Går til ingen pressekontakter kl. 10.00 (under embargo til 12.00) og til ingen abonnenter kl. 12.00" in ask
+    assert (await s_status(runtime, cid)) == "draft"
+    r = await c.post(f"/admin/campaigns/{cid}/schedule", data={
+        "csrf_token": _csrf(c), "date": "24.11.2026", "time": "10.00", "embargo_time": "12.00", "confirm": "1"})
     assert r.status == 200
     show = await r.text()
     assert "til pressen 24. november 2026 kl. 10.00" in show and "embargo til 24. november 2026 kl. 12.00" in show
@@ -73,10 +79,17 @@ async def test_compose_preview_test_send_schedule(runtime, officer_client, db_ki
     runtime.clock.set(runtime.clock.now().replace(day=24, hour=9))
     await release_due(runtime)
     assert (await log_in(c, "pia@raadet.example")).status == 303  # a day later: the 8-hour session has ended
-    r = await c.post(f"/admin/campaigns/{cid}/cancel", data={"csrf_token": _csrf(c)})
+    r = await c.post(f"/admin/campaigns/{cid}/cancel", data={"csrf_token": _csrf(c), "confirm": "1"})
     assert r.status == 409  # sending has started
     report = await (await c.get(f"/admin/campaigns/{cid}")).text()
     assert "Udsendelsen er i gang" in report
+
+
+async def s_status(runtime, cid):
+    from service.db.models import Campaign
+
+    async with runtime.db.reader() as s:
+        return (await s.get(Campaign, cid)).status
 
 
 async def test_press_officer_may_not_touch_newsletters(officer_client, db_kind):
@@ -147,7 +160,7 @@ async def test_item21_staff_text_is_never_a_template(runtime, smtp_server, db_ki
             "lead": f"Manchet {bait}", "body_md": f"Brødtekst {bait}\n\n**{bait}**", "theme": "standard",
             "media_types": ["regional"]}, allow_redirects=False)
         assert r.status == 303, await r.text()
-        cid = int(r.headers["Location"].rsplit("/", 1)[1])
+        cid = int(r.headers["Location"].split("?")[0].rsplit("/", 1)[1])
         preview = TextOf(await (await admin.get(f"/admin/campaigns/{cid}/preview")).text()).text
         frame = TextOf(await (await admin.get(f"/admin/campaigns/{cid}/preview.html")).text()).text
         r = await admin.post(f"/admin/campaigns/{cid}/test", data={"csrf_token": csrf(admin)}, allow_redirects=False)

@@ -164,7 +164,7 @@ async def test_sources_add_test_fetch_poll_disable(runtime, admin, feeds, db_kin
                                                  "url": feeds.url("/nyheder.rss"), "item_kind": "analysis",
                                                  "interval_minutes": "30"}, allow_redirects=False)
     assert r.status == 303
-    sid = int(r.headers["Location"].rsplit("/", 1)[1])
+    sid = int(r.headers["Location"].split("?")[0].rsplit("/", 1)[1])
 
     page = await (await admin.post(f"/admin/sources/{sid}/test", data={"csrf_token": t})).text()
     assert "Analyserapport 2026: Mangel på faglært arbejdskraft i Vestjylland" in page

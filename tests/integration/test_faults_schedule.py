@@ -185,10 +185,10 @@ async def test_item11_campaign_on_the_spring_forward_night_02_30_is_refused_03_0
     c = await staff_client(runtime, "pia@raadet.example", "press")
     try:
         r = await c.post(f"/admin/campaigns/{cid}/schedule",
-                         data={"csrf_token": csrf(c), "scheduled_at": "2026-03-29T02:30", "embargo_until": ""})
+                         data={"csrf_token": csrf(c), "date": "29.3.2026", "time": "02.30"})
         assert r.status == 422 and "findes ikke (sommertid begynder)" in await r.text()
         r = await c.post(f"/admin/campaigns/{cid}/schedule",
-                         data={"csrf_token": csrf(c), "scheduled_at": "2026-03-29T03:00", "embargo_until": ""},
+                         data={"csrf_token": csrf(c), "date": "29.3.2026", "time": "03.00", "confirm": "1"},
                          allow_redirects=False)
         assert r.status == 303
     finally:

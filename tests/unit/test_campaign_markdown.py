@@ -44,7 +44,7 @@ def test_markdown_features_kept():
     assert "<h2>Overskrift</h2>" in html  # the mail's h1 is the title
     assert '<a href="https://star.dk" rel="noopener noreferrer">link</a>' in html
     assert "<table>" in html and "<td>1</td>" in html
-    assert to_text("Se [linket](https://star.dk) og **dette**") == "Se linket (https://star.dk) og dette\n"
+    assert to_text("Se [linket](https://star.dk) og **dette**") == "Se linket [1] og dette\n\nLinks:\n[1] https://star.dk\n"
 
 
 def test_attachments_are_checked_by_content():

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from service.web.admin import (
     audit_log,
+    campaign_send,
     campaigns,
     dashboard,
     flash,
@@ -29,7 +30,8 @@ from service.web.keys import JINJA
 PAGES = (
     login,  # /admin/login, /admin/logout, /admin/password
     dashboard,  # /admin/ (overview, retry of failed deliveries)
-    campaigns,  # /admin/campaigns (press releases, newsletters)
+    campaigns,  # /admin/campaigns (press releases, newsletters): the editor
+    campaign_send,  # /admin/campaigns/…: preview, test, schedule, cancel
     press,  # /admin/press (the press contact list and its segments)
     subscribers,  # /admin/subscribers (search, detail, edit, block, delete)
     people_io,  # /admin/subscribers/import, /admin/subscribers/export.csv
