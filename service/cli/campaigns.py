@@ -7,7 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from service.cli.common import open_runtime
+from service.cli.common import cli_actor, open_runtime
 
 
 async def campaign_list(args) -> int:
@@ -31,8 +31,13 @@ async def campaign_list(args) -> int:
 async def campaign_send_test(args) -> int:
     from service.campaigns.test_send import send_test
 
+    from service.audit import record
+
     async with open_runtime(args) as runtime:
         delivery_id = await send_test(runtime, args.campaign_id, to=args.to, language=args.language)
+        async with runtime.db.transaction() as s:
+            await record(s, actor=cli_actor(), action="campaign.test_send", target=f"campaign:{args.campaign_id}",
+                         now=runtime.clock.now(), detail={"to": args.to})
     print(f"Test queued as delivery {delivery_id}; the send worker sends it.")
     return 0
 
@@ -59,6 +64,7 @@ async def campaign_draft(args) -> int:
 
 
 async def press_import(args) -> int:
+    from service.audit import record
     from service.campaigns.press_contacts import import_csv
     from service.errors import Invalid
 
@@ -66,6 +72,9 @@ async def press_import(args) -> int:
         try:
             async with runtime.db.transaction() as s:
                 result = await import_csv(s, Path(args.file).read_bytes(), now=runtime.clock.now())
+                await record(s, actor=cli_actor(), action="press.import", target="press_contacts", now=runtime.clock.now(),
+                             detail={"file": Path(args.file).name, "added": result.added, "updated": result.updated,
+                                     "rejected": len(result.errors)})
         except Invalid as exc:
             print(f"Error: {exc.message}", file=sys.stderr)
             return 1
@@ -76,11 +85,13 @@ async def press_import(args) -> int:
 
 
 async def press_export(args) -> int:
+    from service.audit import record
     from service.campaigns.press_contacts import export_csv
 
     async with open_runtime(args) as runtime:
-        async with runtime.db.reader() as s:
+        async with runtime.db.transaction() as s:
             data = await export_csv(s)
+            await record(s, actor=cli_actor(), action="press.export", target="press_contacts", now=runtime.clock.now())
     sys.stdout.buffer.write(data)
     return 0
 

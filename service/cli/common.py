@@ -14,6 +14,16 @@ class CommandFailed(SystemExit):
     pass
 
 
+def cli_actor() -> str:
+    """Who did it, for the audit log: "cli:<login name>" (a browser change names the staff member)."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
 def settings_or_exit(args: argparse.Namespace, **overrides) -> Settings:
     try:
         return load_settings(args.config, **overrides)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from service.cli.common import open_runtime
+from service.cli.common import cli_actor, open_runtime
 from service.errors import DomainError
 
 
@@ -24,7 +24,7 @@ async def subscribers_import(args) -> int:
             async with runtime.db.transaction() as s:
                 report = await import_csv(s, data, opts)
                 if not args.dry_run:
-                    await record(s, actor="cli", action="subscriber.import", target="subscribers", now=runtime.clock.now(),
+                    await record(s, actor=cli_actor(), action="subscriber.import", target="subscribers", now=runtime.clock.now(),
                                  detail={"file": opts.filename, "consent_source": args.consent_source,
                                          "added": len(report.added), "skipped": len(report.skipped)})
         except DomainError as exc:
@@ -47,7 +47,7 @@ async def subscribers_export(args) -> int:
     async with open_runtime(args) as runtime:
         async with runtime.db.transaction() as s:
             body = await export_csv(s, f)
-            await record(s, actor="cli", action="subscriber.export", target="subscribers", now=runtime.clock.now(),
+            await record(s, actor=cli_actor(), action="subscriber.export", target="subscribers", now=runtime.clock.now(),
                          detail={k: v for k, v in vars(f).items() if v and k != "page"})
     if args.output in (None, "-"):
         sys.stdout.buffer.write(body)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import sys
 
-from service.cli.common import open_runtime
+from service.cli.common import cli_actor, open_runtime
 from service.errors import DomainError
 
 
@@ -35,7 +35,7 @@ async def user_add(args) -> int:
             async with runtime.db.transaction() as s:
                 uid = await add_user(s, args.email, role=args.role, password=password, name=args.name or "",
                                      now=runtime.clock.now())
-                await record(s, actor="cli", action="user.add", target=f"user:{uid}",
+                await record(s, actor=cli_actor(), action="user.add", target=f"user:{uid}",
                              detail={"email": args.email, "role": args.role}, now=runtime.clock.now())
         except DomainError as exc:
             print(f"Error: {exc.message}", file=sys.stderr)
@@ -72,7 +72,7 @@ async def user_password(args) -> int:
             async with runtime.db.transaction() as s:
                 user = await find_user(s, args.email)
                 await set_password(s, user.id, password)
-                await record(s, actor="cli", action="user.password", target=f"user:{user.id}", now=runtime.clock.now())
+                await record(s, actor=cli_actor(), action="user.password", target=f"user:{user.id}", now=runtime.clock.now())
         except DomainError as exc:
             print(f"Error: {exc.message}", file=sys.stderr)
             return 1

@@ -4,6 +4,8 @@ from the command line."""
 
 from __future__ import annotations
 
+import getpass
+
 import asyncio
 import base64
 import csv
@@ -223,7 +225,8 @@ async def test_cli_user_add_then_login_and_import_export(runtime, tmp_path, db_k
     assert r.stdout.lstrip("\ufeff").splitlines()[1].startswith("en@example.org;En;")
     async with runtime.db.reader() as s:
         actions = list((await s.scalars(select(AuditEntry.actor + ":" + AuditEntry.action).order_by(AuditEntry.id))).all())
-    assert actions[0] == "cli:user.add" and "cli:subscriber.import" in actions and "cli:subscriber.export" in actions
+    me = f"cli:{getpass.getuser()}"  # the login name of who ran the command
+    assert actions[0] == f"{me}:user.add" and f"{me}:subscriber.import" in actions and f"{me}:subscriber.export" in actions
 
 
 async def test_item25_both_csv_exports_neutralise_every_formula_start(runtime, db_kind):

@@ -1,16 +1,17 @@
-"""Admin: the press contact list. List with segment filters, add, edit, CSV import and
-export (formula-safe). Press officers and admins."""
+"""Admin: the press contact list. List with filters, saved segments (a named filter a
+release can go to), add, edit, CSV import and export (formula-safe). Press officers and admins."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from service.campaigns import press_contacts as pc
+from service.campaigns import press_segments as segs
 from service.campaigns.compose import MEDIA_TYPES
 from service.db.models import PressContact
-from service.errors import Invalid, NotFound
+from service.errors import Conflict, Invalid, NotFound
 from service.staff.auth import require_role
-from service.web.admin._common import audit, listed
+from service.web.admin._common import audit, listed, user
 from service.web.admin._common import page as render
 from service.web.admin.flash import redirect
 from service.web.admin.nav import NavLink, add
@@ -35,16 +36,45 @@ def _view(c: PressContact) -> dict:
             "beats": ", ".join(c.beats or []), "status": c.status}
 
 
-async def index(request: web.Request) -> web.Response:
+async def index(request: web.Request, message: str = "", errors: dict | None = None, status: int = 200,
+                seg: pc.Segment | None = None) -> web.Response:
     runtime = request.app[RUNTIME]
-    seg = _segment(request.query)
+    seg = seg or _segment(request.query)
     async with runtime.db.reader() as s:
         rows = await pc.list_contacts(s, seg)
         regions = await pc.regions(s)
+        segments = await segs.list_segments(s)
     return render(request, "admin/press/index.html", {
         "contacts": [_view(c) for c in rows], "seg": seg, "regions": regions, "media_types": MEDIA_TYPES,
-        "statuses": pc.STATUSES, "query": request.query_string, "imported": request.query.get("importeret"),
-    })
+        "statuses": pc.STATUSES, "query": request.query_string, "segments": segments, "message": message,
+        "errors": errors or {}}, status=status)
+
+
+async def save_segment(request: web.Request) -> web.Response:
+    """The filter on screen, saved under a name (a release can then be sent to it)."""
+    runtime = request.app[RUNTIME]
+    data = await request.post()
+    seg = _segment(data)
+    try:
+        async with runtime.db.transaction() as s:
+            sid, created = await segs.save_segment(s, str(data.get("segment_name", "")), media_types=seg.media_types,
+                                                   regions=seg.regions, beats=seg.beats, by=user(request).email,
+                                                   now=runtime.clock.now())
+            await audit(request, s, "press.segment.add" if created else "press.segment.edit", f"press_segment:{sid}",
+                        name=str(data.get("segment_name", "")), media_types=seg.media_types, regions=seg.regions,
+                        beats=seg.beats)
+    except Invalid as exc:
+        return await index(request, exc.message, exc.fields, status=422, seg=seg)
+    raise redirect("/admin/press", "segment-saved")
+
+
+async def delete_segment(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    sid = int(request.match_info["id"])
+    async with runtime.db.transaction() as s:
+        name = await segs.delete_segment(s, sid)
+        await audit(request, s, "press.segment.delete", f"press_segment:{sid}", name=name)
+    raise redirect("/admin/press", "segment-deleted")
 
 
 async def edit_form(request: web.Request) -> web.Response:
@@ -70,16 +100,16 @@ async def save(request: web.Request) -> web.Response:
         async with runtime.db.transaction() as s:
             if cid:
                 await pc.edit_contact(s, int(cid), form, now=runtime.clock.now())
-                await audit(request, s, "press.edit", f"press_contact:{cid}")
+                await audit(request, s, "press.edit", f"press_contact:{cid}", email=form.email, status=form.status)
             else:
                 new = await pc.add_contact(s, form, now=runtime.clock.now())
-                await audit(request, s, "press.add", f"press_contact:{new}")
-    except Invalid as exc:
+                await audit(request, s, "press.add", f"press_contact:{new}", email=form.email)
+    except (Invalid, Conflict) as exc:
         contact = vars(form) | {"beats": ", ".join(form.beats)}
-        return render(request, "admin/press/edit.html", {"contact": contact, "id": cid, "errors": exc.fields,
+        return render(request, "admin/press/edit.html", {"contact": contact, "id": cid, "errors": getattr(exc, "fields", {}),
                                                          "message": exc.message, "media_types": MEDIA_TYPES,
                                                          "statuses": pc.STATUSES}, status=422)
-    raise web.HTTPSeeOther("/admin/press")
+    raise redirect("/admin/press", "contact-saved" if cid else "contact-added")
 
 
 async def import_csv(request: web.Request) -> web.Response:
@@ -111,6 +141,8 @@ ROUTES = (
     ("GET", "/admin/press/{id:\\d+}", edit_form),
     ("POST", "/admin/press/{id:\\d+}", save),
     ("POST", "/admin/press/import", import_csv),
+    ("POST", "/admin/press/segments", save_segment),
+    ("POST", "/admin/press/segments/{id:\\d+}/delete", delete_segment),
     ("GET", "/admin/press/export.csv", export_csv),
 )
 
