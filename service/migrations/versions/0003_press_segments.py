@@ -1,7 +1,9 @@
 """press segments: named filters of the press contact list that a release can be sent to
 
 Revision ID: 0003
-Revises: 0002
+Revises: 0004
+
+(0003 was this change's reserved number; 0004 landed first, so this one follows it.)
 """
 from alembic import op
 import sqlalchemy as sa
@@ -10,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 import service.db.base
 
 revision = "0003"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
