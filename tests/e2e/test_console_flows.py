@@ -121,6 +121,7 @@ async def test_press_officer_adds_a_contact_saves_a_segment_and_sends_a_release_
     assert await page.locator("#flash").inner_text() == "Kladden er gemt."
     assert await page.locator("#reach").inner_text() == "Går til 1 pressekontakt og 1 abonnent."
     assert "Kladde" in await page.locator("#status").inner_text()
+    await page.frame_locator("#preview-text").locator("text=Ringkøbing-Skjern").wait_for()  # the saved text part
     await _clean(page, "release-draft")
 
     await page.get_by_role("link", name="Forhåndsvis på en side for sig").click()
@@ -175,7 +176,6 @@ async def test_press_officer_adds_a_contact_saves_a_segment_and_sends_a_release_
     assert msg["Subject"] == "Ledigheden falder i Midtjylland"
     assert "Kære Hanne" in html and "Kære Hanne" in text and "abonnerer på" in text and "embargo" not in text
     _reads_well(text)
-    (var := runtime.settings.service.data_dir)  # noqa: F841
     from tests.e2e._browser import ARTIFACTS
 
     (ARTIFACTS / "flow-mail-press.txt").write_bytes(release.data)
