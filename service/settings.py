@@ -1,6 +1,6 @@
 """Settings: one TOML file plus `BUDBRINGER_<SECTION>__<KEY>` environment overrides.
 
-Only the composition root (`service.runtime`) reads the whole object; every component
+Only the composition root (`service.wiring`) reads the whole object; every component
 receives its own section. Every field here must appear, commented, in
 `config.example.toml` (a test checks it).
 """

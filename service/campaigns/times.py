@@ -12,11 +12,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from service.errors import Invalid
-
-MONTHS_DA = ("januar", "februar", "marts", "april", "maj", "juni", "juli", "august",
-             "september", "oktober", "november", "december")
-MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August",
-             "September", "October", "November", "December")
+from service.render.formatting import MONTHS, datetime_local, language
 
 
 def parse_local(value: str, tz: ZoneInfo, field: str = "scheduled_at") -> datetime:
@@ -46,21 +42,9 @@ def to_local_input(at: datetime | None, tz: ZoneInfo) -> str:
 
 
 def format_local(at: datetime, tz: ZoneInfo, lang: str = "da") -> str:
-    """'2. december 2026 kl. 10.00' / '2 December 2026 at 10:00' (local time)."""
-    loc = at.astimezone(tz)
-    if lang == "en":
-        return f"{loc.day} {MONTHS_EN[loc.month - 1]} {loc.year} at {loc:%H:%M} ({loc.tzname()})"
-    return f"{loc.day}. {MONTHS_DA[loc.month - 1]} {loc.year} kl. {loc:%H.%M}"
-
-
-def month_name(period: str, lang: str = "da") -> str:
-    """'2026M10' → 'oktober 2026'."""
-    try:
-        year, month = period.split("M")
-        names = MONTHS_EN if lang == "en" else MONTHS_DA
-        return f"{names[int(month) - 1]} {year}"
-    except (ValueError, IndexError):
-        return period
+    """'2. december 2026 kl. 10.00' / '2 December 2026 at 10:00 (CET)' (local time; English
+    names the zone). The words and numbers are `service.render.formatting`'s."""
+    return datetime_local(at, tz, lang, zone=language(lang) == "en")
 
 
 _DATE_FORMS = ("%d.%m.%Y", "%d-%m-%Y", "%d/%m/%Y", "%Y-%m-%d", "%d.%m.%y")
@@ -70,7 +54,7 @@ def parse_danish(date_text: str, time_text: str, tz: ZoneInfo, field: str = "sch
     """A date and a time as a Dane types them ('1.12.2026' or '1. december 2026'; '09.30',
     '9:30', '0930' or '9'), 24-hour, local → aware UTC. The browser's locale plays no part."""
     d = " ".join((date_text or "").strip().lower().split())
-    for n, name in enumerate(MONTHS_DA, 1):
+    for n, name in enumerate(MONTHS["da"], 1):
         d = re.sub(rf"^(\d{{1,2}})\.? {name} (\d{{4}})$", rf"\1.{n}.\2", d)
     day = None
     for form in _DATE_FORMS:

@@ -27,11 +27,9 @@ class AlertGone(LookupError):
     pass
 
 
-def _subject(title: str, urgent: bool, lang: str) -> str:
+def _subject(say, title: str, urgent: bool, lang: str) -> str:
     title = " ".join(title.split())
-    if urgent:
-        return f"{'Important' if lang == 'en' else 'Vigtigt'}: {title}"
-    return title
+    return say.get("alert", "urgent", lang).format(title=title) if urgent else title
 
 
 async def render_alert(runtime: "RenderContext", session: "AsyncSession", delivery: "Delivery") -> Rendered:
@@ -56,11 +54,11 @@ async def render_alert(runtime: "RenderContext", session: "AsyncSession", delive
     topic = primary_topic(item, sub.topic_ids)
     org = runtime.settings.service.organisation
     name = topic.name if topic else org
-    reason = (f"You receive this because you subscribe to “{name}” from {org}." if lang == "en"
-              else f"Du får denne mail, fordi du abonnerer på »{name}« fra {org}.")
+    say = runtime.templates.messages
+    reason = say.get("alert", "reason", lang).format(name=name, org=org)
     foot = footer(runtime, lang=lang, reason=reason, subscriber_id=sub.id, token_version=sub.token_version,
                   topic=topic.slug if topic else "")
-    subject = _subject(item.title, item.urgent, lang)
+    subject = _subject(say, item.title, item.urgent, lang)
     preheader = block.headline if item.is_figures else (item.summary[:160] or item.title)
     html, text = sh.fill(title=subject, preheader=preheader, body_html="".join(html_parts),
                          body_text="\n".join(text_parts), footer=foot)

@@ -52,7 +52,7 @@ def fill_block(runtime: "RenderContext", block: Block, sub: SubscriberView, item
 
 def topic_heading(runtime: "RenderContext", sh: Shell, topic: TopicRef | None, lang: str) -> tuple[str, str]:
     def make() -> tuple[str, str]:
-        name = topic.name if topic else ("Other" if lang == "en" else "Andet")
+        name = topic.name if topic else runtime.templates.messages.get("digest", "other_topic", lang)
         ctx = {"name": name, "lang": lang}
         t = runtime.templates
         return (sh.fragment(t.html_env.get_template("_topic.html").render(ctx)),

@@ -25,16 +25,8 @@ class NothingToSend(LookupError):
     """The delivery has no entries (or no subscriber) any more."""
 
 
-SUBJECTS = {
-    ("da", "daily"): "Dit daglige overblik", ("da", "weekly"): "Dit ugentlige overblik",
-    ("en", "daily"): "Your daily digest", ("en", "weekly"): "Your weekly digest",
-}
-
-
-def _count(n: int, lang: str) -> str:
-    if lang == "en":
-        return f"{n} new item" + ("" if n == 1 else "s")
-    return f"{n} " + ("ny meddelelse" if n == 1 else "nye meddelelser")
+def _count(say, n: int, lang: str) -> str:
+    return say.get("digest", "count_one" if n == 1 else "count_many", lang).format(n=n)
 
 
 def group(items: list[ItemView], sub: SubscriberView):
@@ -81,14 +73,11 @@ async def render_digest(runtime: "RenderContext", session: "AsyncSession", deliv
             html_parts.append(h)
             text_parts.append(t)
     org = runtime.settings.service.organisation
-    if lang == "en":
-        how = "daily" if frequency == "daily" else "weekly"
-        reason = f"You receive this {how} digest because you subscribe to news from {org}."
-    else:
-        how = "dagligt" if frequency == "daily" else "ugentligt"
-        reason = f"Du får dette overblik {how}, fordi du abonnerer på nyheder fra {org}."
+    say = runtime.templates.messages
+    reason = say.get("digest", "reason_daily" if frequency == "daily" else "reason_weekly", lang).format(org=org)
     foot = footer(runtime, lang=lang, reason=reason, subscriber_id=sub.id, token_version=sub.token_version)
-    title = f"{SUBJECTS.get((lang, frequency), SUBJECTS[(lang, 'daily')])}: {_count(len(items), lang)}"
+    subject = say.get("digest", "subject_weekly" if frequency == "weekly" else "subject_daily", lang)
+    title = f"{subject}: {_count(say, len(items), lang)}"
     preheader = " · ".join(i.title for _, members in groups for i in members)[:200]
     html, text = sh.fill(title=title, preheader=preheader, body_html="".join(html_parts),
                          body_text="\n".join(text_parts), footer=foot)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from service.render.footer import footer
+from service.render.formatting import language
 from service.render.message import Rendered
 from service.render.views import load_subscriber
 
@@ -24,24 +25,15 @@ if TYPE_CHECKING:
     from service.db.models import Delivery
     from service.render.context import RenderContext
 
-FIXED = {
-    "test": {
-        "da": ("Testmail fra Budbringer", "Dette er en testmail. Kan du læse den, virker udsendelsen fra Budbringer.",
-               "Du får denne mail, fordi en administrator sendte en testmail til adressen."),
-        "en": ("Test mail from Budbringer", "This is a test mail. If you can read it, Budbringer's mail works.",
-               "You receive this because an administrator sent a test mail to this address."),
-    },
-}
-
-
 async def render_notice(runtime: "RenderContext", session: "AsyncSession", delivery: "Delivery") -> Rendered:
     params = delivery.params or {}
-    lang = delivery.language if delivery.language in ("da", "en") else "da"
+    lang = language(delivery.language)
+    say = runtime.templates.messages
     name = params.get("notice") or ("test" if delivery.kind == "test" else "")
-    if name in FIXED and not params.get("subject"):
-        subject, text, reason = FIXED[name][lang]
+    if name == "test" and not params.get("subject"):
+        subject, text, reason = (say.get("notice", f"test_{part}", lang) for part in ("subject", "text", "reason"))
     else:
-        subject = str(params.get("subject") or ("Message from Budbringer" if lang == "en" else "Besked fra Budbringer"))
+        subject = str(params.get("subject") or say.get("notice", "subject", lang))
         text = str(params.get("text") or "")
         reason = str(params.get("reason") or "")
     subject = " ".join(subject.split())[:250]

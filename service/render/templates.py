@@ -15,17 +15,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from service.paths import templates_dir
 from service.render.assemble import Cache
-from service.render.formatting import Labels
+from service.render.formatting import Labels, number
 
 _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
-
-
-def _da_number(value: float | int | None, decimals: int = 0) -> str:
-    """1234.5 -> '1.234,5' (Danish grouping and decimal comma)."""
-    if value is None:
-        return "–"
-    text = f"{value:,.{decimals}f}"
-    return text.replace(",", "\x00").replace(".", ",").replace("\x00", ".")
 
 
 class Templates:
@@ -37,7 +29,7 @@ class Templates:
         self.html_env = Environment(autoescape=True, **common)
         self.text_env = Environment(autoescape=False, keep_trailing_newline=True, **common)
         for env in (self.html_env, self.text_env):
-            env.filters["number"] = _da_number
+            env.filters["number"] = number
         self.messages = Labels.load(self.root / "messages.toml")  # sentences, per language
         self.cache = Cache()  # parts rendered once and shared between messages (service.render.assemble)
 

@@ -14,12 +14,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, cast, literal, select, union_all
 
-from service.campaigns.times import format_local
 from service.db.models import Item, item_topics
 from service.render.assemble import cache_of
-from service.render.figures import figures_title
-from service.render.formatting import Labels
 from service.db.reference import Audience, Topic
+from service.render.figures import figures_title
+from service.render.formatting import Labels, datetime_local, language
 from subscribers.models import Subscriber, subscriber_municipalities, subscriber_topics
 
 if TYPE_CHECKING:
@@ -27,11 +26,6 @@ if TYPE_CHECKING:
 
     from service.render.context import RenderContext
 
-KIND_LABELS = {
-    "figures": ("Tal", "Figures"), "analysis": ("Analyse", "Analysis"), "guideline": ("Retningslinje", "Guideline"),
-    "best_practice": ("Best practice", "Best practice"), "news": ("Nyhed", "News"), "event": ("Arrangement", "Event"),
-    "press_release": ("Pressemeddelelse", "Press release"),
-}
 POLITICIAN = "politiker"
 
 
@@ -122,11 +116,10 @@ async def _read_items(session: "AsyncSession", ids: list[int], lang: str, tz: Zo
     out = []
     for r in items:
         shown = max(r.published_at, r.public_at) if r.public_at else r.published_at
-        da, en = KIND_LABELS.get(r.kind, (r.kind, r.kind))
         title = figures_title(r.data, labels, lang) if r.kind == "figures" and r.data else r.title
         out.append(ItemView(
-            id=r.id, revision=r.revision, kind=r.kind, kind_label=en if lang == "en" else da, title=title,
-            summary=r.summary or "", link=_web_link(r.link), published_label=format_local(shown, tz, lang),
+            id=r.id, revision=r.revision, kind=r.kind, kind_label=labels.get("item_kind", r.kind, lang), title=title,
+            summary=r.summary or "", link=_web_link(r.link), published_label=datetime_local(shown, tz, lang, zone=language(lang) == "en"),
             published_at=shown, urgent=bool(r.urgent),
             topics=tuple(sorted(topics.get(r.id, []), key=lambda t: (t.position, t.slug))), data=r.data,
         ))
