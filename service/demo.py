@@ -3,8 +3,13 @@
 - SQLite in `var/`, a generated secret key in `var/secret`.
 - The bundled sample feeds and StatBank answers (`service/data/samples/`) served by a
   small local server on 127.0.0.1, watched as ordinary sources.
-- A few confirmed demo subscribers and an admin user (password printed once).
+- A few confirmed demo subscribers and an admin user, admin@example.dk, whose password is
+  kept in `var/admin-password` (shown with the login at every start;
+  `budbringer demo --reset-password` makes a new one).
 - Mail written as .eml files to `var/outbox/`.
+
+Other `budbringer` commands run in the same directory find the demo by itself (no
+config.toml, and the secret in `var/secret`: see `service.cli.common`).
 """
 
 from __future__ import annotations
@@ -20,12 +25,13 @@ from sqlalchemy import func, select
 
 from service.cli.common import print_problems
 from service.db.migrate import upgrade
-from service.paths import SAMPLES
+from service.paths import DEMO_DIR, DEMO_SECRET, SAMPLES
 from service.settings import ConfigError, load_settings
 
 log = logging.getLogger("budbringer.demo")
 
-DEMO_DIR = Path("var")
+ADMIN_EMAIL = "admin@example.dk"
+PASSWORD_FILE = DEMO_DIR / "admin-password"
 
 # (email, name, audience slug, frequency, topic slugs, municipality codes)
 DEMO_SUBSCRIBERS = [
@@ -64,7 +70,7 @@ def _sample_app() -> web.Application:
 
 
 def _secret() -> str:
-    path = DEMO_DIR / "secret"
+    path = DEMO_SECRET
     if not path.exists():
         DEMO_DIR.mkdir(parents=True, exist_ok=True)
         path.write_text(secrets.token_urlsafe(48), encoding="utf-8")
@@ -99,8 +105,8 @@ def demo_settings(config: Path, sample_port: int, web_port: int):
     )
 
 
-async def _seed(runtime) -> str | None:
-    """Demo subscribers (confirmed) and an admin user; returns the admin password when made now."""
+async def _seed(runtime) -> None:
+    """Demo subscribers (confirmed) and the admin user (its password in var/admin-password)."""
     from service.db.reference import Audience, Municipality, Topic
     from subscribers.models import Subscriber
     from service.db.models import User
@@ -121,16 +127,43 @@ async def _seed(runtime) -> str | None:
                 sub.municipalities = [munis[c] for c in codes]
                 s.add(sub)
         if await s.scalar(select(func.count()).select_from(User)):
-            return None
-    try:
-        from service.staff.passwords import hash_password
-    except ImportError:
-        return None
+            return
+    await reset_password(runtime)
+
+
+async def reset_password(runtime) -> str:
+    """A new password for the demo admin (made if missing), kept in var/admin-password."""
+    from service.staff.auth import set_password
+    from service.staff.users import add_user
+    from service.db.models import User
+
     password = secrets.token_urlsafe(12)
     async with runtime.db.transaction() as s:
-        s.add(User(email="admin@example.dk", name="Demo admin", role="admin",
-                   password_hash=hash_password(password), created_at=now))
+        user_id = await s.scalar(select(User.id).where(User.email == ADMIN_EMAIL))
+        if user_id is None:
+            await add_user(s, ADMIN_EMAIL, role="admin", password=password, name="Demo admin", now=runtime.clock.now())
+        else:
+            await set_password(s, user_id, password)  # ends the admin's sessions
+    PASSWORD_FILE.write_text(password + "\n", encoding="utf-8")
+    PASSWORD_FILE.chmod(0o600)
     return password
+
+
+async def login_line(runtime) -> str:
+    """Where to log in and where the password is; says so when the kept one no longer works."""
+    from service.db.models import User
+    from service.staff.passwords import verify_password
+
+    admin = f"{runtime.settings.service.base_url}/admin/"
+    reset = "`budbringer demo --reset-password` makes a new one"
+    async with runtime.db.reader() as s:
+        hashed = await s.scalar(select(User.password_hash).where(User.email == ADMIN_EMAIL))
+    if not PASSWORD_FILE.exists() or hashed is None:
+        return f"Admin: {admin}  There is no kept demo admin password; {reset}."
+    kept = PASSWORD_FILE.read_text(encoding="utf-8").strip()
+    if not await asyncio.to_thread(verify_password, hashed, kept):
+        return f"Admin: {admin}  The password in {PASSWORD_FILE} was changed since; {reset}."
+    return f"Admin: {admin}  Log in as {ADMIN_EMAIL}, password in {PASSWORD_FILE} ({kept})."
 
 
 async def run_demo(args) -> int:
@@ -150,17 +183,20 @@ async def run_demo(args) -> int:
     runtime = build_runtime(settings)
     try:
         await upgrade(runtime.db)
-        password = await _seed(runtime)
+        await _seed(runtime)
+        if args.reset_password:
+            password = await reset_password(runtime)
+            print(f"New password for {ADMIN_EMAIL}: {password} (kept in {PASSWORD_FILE}); "
+                  f"their sessions have ended. Log in at {settings.service.base_url}/admin/")
+            return 0
         if args.once:
             return await _once(runtime)
         # A first round at once, so the sample items are in var/outbox within seconds of
         # starting (the scheduler's own poll comes round only after its interval).
-        polled, matched = await _first_round(runtime)
-        print(f"\nBudbringer demo: http://127.0.0.1:{args.port}/  (admin: http://127.0.0.1:{args.port}/admin/)")
-        if password:
-            print(f"Admin login: admin@example.dk / {password}  (shown once)")
-        print(f"Polled {polled} sample sources and matched {matched} items: the worker writes their mail to "
-              f"{settings.mail.outbox_dir}/ as .eml files now. Ctrl-C stops.\n")
+        news = await _first_round(runtime)
+        print(f"\nBudbringer demo: {settings.service.base_url}/")
+        print(await login_line(runtime))
+        print(f"{news} Ctrl-C stops.\n")
         stop = asyncio.Event()
         _stop_on_signals(stop)
         await serve(runtime, {"web", "worker", "scheduler"}, stop)
@@ -170,15 +206,38 @@ async def run_demo(args) -> int:
         await runner.cleanup()
 
 
-async def _first_round(runtime) -> tuple[int, int]:
-    """Register the sample sources, poll them and match what came: (sources polled, items matched)."""
+async def _counts(runtime) -> tuple[int, int]:
+    from service.db.models import Delivery, Item
+
+    async with runtime.db.reader() as s:
+        return (await s.scalar(select(func.count()).select_from(Item)) or 0,
+                await s.scalar(select(func.count()).select_from(Delivery)) or 0)
+
+
+async def _first_round(runtime) -> str:
+    """Register the sample sources, poll those due and match what came; say what happened."""
+    from service.db.models import Source
     from service.matching.match import match_pending_items
+    from service.render.formatting import datetime_local
     from service.sources.poll import poll_due_sources
     from service.sources.registry import sync_configured_sources
 
     await sync_configured_sources(runtime)
+    items, mails = await _counts(runtime)
     polled = await poll_due_sources(runtime)
-    return polled, await match_pending_items(runtime)
+    await match_pending_items(runtime)
+    new_items, new_mails = (after - before for after, before in zip(await _counts(runtime), (items, mails)))
+    outbox = runtime.settings.mail.outbox_dir
+    kept = f"The mail so far is in {outbox}/ ({len(list(outbox.glob('*.eml')))} .eml files)."
+    if new_items or new_mails:
+        return (f"Read {polled} sample sources: {new_items} new items, {new_mails} messages queued; "
+                f"the worker writes them to {outbox}/ as .eml files now.")
+    if polled:
+        return f"Read the {polled} sample sources again: nothing new. {kept}"
+    async with runtime.db.reader() as s:
+        last = await s.scalar(select(func.max(Source.last_polled_at)).where(Source.kind.in_(("feed", "statbank"))))
+    when = datetime_local(last, runtime.settings.service.tz(), lang="en") if last else "the first start"
+    return (f"The samples were already read ({when}) and are not due again yet, so there is nothing new. {kept}")
 
 
 async def _once(runtime) -> int:
@@ -186,11 +245,11 @@ async def _once(runtime) -> int:
     from service.delivery.worker import Worker
     from service.digests.run import run_digest
 
-    polled, matched = await _first_round(runtime)
+    news = await _first_round(runtime)
     digests = await run_digest(runtime, "daily")
     sent = await Worker(runtime).drain()
     outbox = runtime.settings.mail.outbox_dir
-    print(f"polled {polled} sources, matched {matched} items, queued {digests} digests, sent {sent} messages")
+    print(f"{news}\nQueued {digests} digests; sent {sent} messages.")
     for path in sorted(outbox.glob("*.eml"))[-10:]:
         print(f"  {path}")
     return 0

@@ -1,4 +1,4 @@
-"""Where bundled files live, in a checkout and in an installed wheel."""
+"""Where bundled files live, in a checkout and in an installed wheel; where the demo keeps its own."""
 
 from __future__ import annotations
 
@@ -7,6 +7,10 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent
 DATA = PACKAGE / "data"
 SAMPLES = DATA / "samples"
+
+# `budbringer demo` keeps its files here, relative to where it runs (the checkout).
+DEMO_DIR = Path("var")
+DEMO_SECRET = DEMO_DIR / "secret"
 
 
 def templates_dir(override: Path | None = None) -> Path:

@@ -51,9 +51,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse a command line as `budbringer` does (exit 2 with the reason when it is wrong),
+    including the checks argparse cannot express (a command's `check` default)."""
+    args = build_parser().parse_args(argv)
+    check = getattr(args, "check", None)
+    if check is not None:
+        check(args)
+    return args
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     logs.configure(verbose=args.verbose, fmt=args.log_format)
     func = args.func
     try:

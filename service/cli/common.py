@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from contextlib import asynccontextmanager
 from collections.abc import AsyncIterator
@@ -26,10 +27,23 @@ def cli_actor() -> str:
 
 def settings_or_exit(args: argparse.Namespace, **overrides) -> Settings:
     try:
-        return load_settings(args.config, **overrides)
+        return load_settings(args.config, **{**_demo_secret(args), **overrides})
     except ConfigError as exc:
         print_problems(exc.problems)
         raise SystemExit(2) from exc
+
+
+def _demo_secret(args: argparse.Namespace) -> dict:
+    """Beside `budbringer demo` (no config file, no secret in the environment, and the demo's
+    var/secret here) use the demo's secret: its database is the default one, so `budbringer
+    user list` or `user password` in the demo's checkout then work as they would in production."""
+    from service.paths import DEMO_SECRET
+
+    configured = any(k in os.environ for k in ("BUDBRINGER_SERVICE__SECRET_KEY", "BUDBRINGER_SERVICE__SECRET_KEY_FILE"))
+    if args.config.exists() or configured or not DEMO_SECRET.is_file():
+        return {}
+    print(f"No {args.config} here: using the demo's settings (secret in {DEMO_SECRET}).", file=sys.stderr)
+    return {"service": {"secret_key_file": str(DEMO_SECRET)}}
 
 
 def print_problems(problems: list[tuple[str, str]]) -> None:

@@ -144,4 +144,6 @@ def register(sub) -> None:
     p = sub.add_parser("demo", help="run on SQLite with bundled sample sources served locally; mail to .eml files")
     p.add_argument("--port", type=int, default=8080, help="web port (default 8080)")
     p.add_argument("--once", action="store_true", help="poll, match, send once, print what happened and exit")
+    p.add_argument("--reset-password", action="store_true",
+                   help="give the demo admin (admin@example.dk) a new password, keep it in var/admin-password, exit")
     p.set_defaults(func=demo)

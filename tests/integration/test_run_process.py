@@ -128,17 +128,46 @@ async def test_run_exits_on_sigterm_while_a_scheduled_job_is_inside_a_database_c
     assert text.rstrip().endswith("stopped"), text[-2000:]
 
 
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("BUDBRINGER_")}
+
+
+async def _start_demo(tmp_path: Path, port: int, log_name: str):
+    log = open(tmp_path / log_name, "wb")
+    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "service", "demo", "--port", str(port),
+                                                env=_clean_env(), cwd=tmp_path, stdout=log, stderr=log)
+    return proc, log
+
+
+async def _stop(proc, log) -> int:
+    proc.send_signal(signal.SIGTERM)
+    code = await asyncio.wait_for(proc.wait(), 30)
+    log.close()
+    return code
+
+
+async def _admin_login(port: int, password: str) -> int:
+    """The admin console's login form, as a browser posts it: 303 means logged in."""
+    import re
+
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        async with http.get(f"http://127.0.0.1:{port}/admin/login") as resp:
+            token = re.search(r'name="csrf_token" value="([^"]+)"', await resp.text()).group(1)
+        async with http.post(f"http://127.0.0.1:{port}/admin/login", allow_redirects=False,
+                             data={"csrf_token": token, "email": "admin@example.dk", "password": password}) as resp:
+            return resp.status
+
+
 async def test_demo_writes_mail_for_the_sample_items_within_seconds(tmp_path):
     """`make demo`'s command, run where a newcomer would: a fresh directory, no config file.
-    The sample items' mail must be in var/outbox/ promptly, not after the poll interval."""
+    The sample items' mail must be in var/outbox/ promptly, not after the poll interval;
+    the login is shown at every start, a restart says plainly that nothing is new, and the
+    other commands work beside it."""
     import email
     import email.policy
 
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BUDBRINGER_")}
-    log = open(tmp_path / "demo.log", "wb")
-    proc = await asyncio.create_subprocess_exec(sys.executable, "-m", "service", "demo", "--port", str(port),
-                                                env=env, cwd=tmp_path, stdout=log, stderr=log)
+    proc, log = await _start_demo(tmp_path, port, "demo.log")
     try:
         status, _ = await _healthz(port, time.monotonic() + 30)
         assert status == 200
@@ -149,49 +178,40 @@ async def test_demo_writes_mail_for_the_sample_items_within_seconds(tmp_path):
         mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in outbox.glob("*.eml")]
         assert len(mails) >= 5, (tmp_path / "demo.log").read_text(errors="replace")[-3000:]
         assert any("Ledighed" in m["Subject"] for m in mails)  # the StatBank sample's figures
+        first_password = (tmp_path / "var" / "admin-password").read_text().strip()
+        assert await _admin_login(port, first_password) == 303
+        assert await _admin_login(port, "not-the-password") != 303
     finally:
-        proc.send_signal(signal.SIGTERM)
-        code = await asyncio.wait_for(proc.wait(), 20)
-        log.close()
+        code = await _stop(proc, log)
     assert code == 0
+    first = (tmp_path / "demo.log").read_text()
+    assert "Log in as admin@example.dk, password in var/admin-password" in first, first
+    assert "new items" in first and "messages queued" in first, first
 
+    # Beside the demo, with no config file: the operator commands find its database and secret.
+    env = _clean_env()
+    users = await asyncio.create_subprocess_exec(sys.executable, "-m", "service", "user", "list", env=env, cwd=tmp_path,
+                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await users.communicate()
+    assert users.returncode == 0, err.decode()
+    assert "admin@example.dk" in out.decode()
+    reset = await asyncio.create_subprocess_exec(sys.executable, "-m", "service", "demo", "--reset-password", env=env,
+                                                 cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await reset.communicate()
+    assert reset.returncode == 0, err.decode()
+    new_password = (tmp_path / "var" / "admin-password").read_text().strip()
+    assert new_password != first_password and new_password in out.decode()
 
-async def test_item27_the_bounces_role_runs_the_endpoint_alone_in_its_own_process(tmp_path):
-    """`run --role bounces`: the SMTP endpoint and nothing else (no web port), so a report
-    can never hold up a page; without `bounces.enabled` it refuses to start, saying why."""
-    import aiosmtplib
-
-    web_port, smtp_port = free_port(), free_port()
-    env = _env(tmp_path, web_port) | {"BUDBRINGER_MAIL__BOUNCE_ADDRESS": "bounces@budbringer.example",
-                                      "BUDBRINGER_BOUNCES__PORT": str(smtp_port)}
-    upgrade = await _cli(env, "db", "upgrade")
-    assert (await upgrade.wait()) == 0
-
-    off = await _cli(env, "run", "--role", "bounces")
-    out, _ = await asyncio.wait_for(off.communicate(), timeout=30)
-    assert off.returncode == 2 and b"bounces.enabled" in out
-
-    proc = await _cli(env | {"BUDBRINGER_BOUNCES__ENABLED": "true"}, "run", "--role", "bounces")
+    proc, log = await _start_demo(tmp_path, port, "restart.log")
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                async with aiosmtplib.SMTP(hostname="127.0.0.1", port=smtp_port, timeout=5) as smtp:
-                    refused, reply = await smtp.sendmail("", ["bounces+abcdefghijklmnop@budbringer.example"],
-                                                         b"Subject: not a report\r\n\r\nx\r\n")
-                break
-            except (aiosmtplib.SMTPConnectError, ConnectionError):
-                assert time.monotonic() < deadline, "the bounce endpoint never listened"
-                await asyncio.sleep(0.1)
-        assert refused == {} and reply.startswith("OK")
-        try:
-            async with aiohttp.ClientSession() as http:
-                await http.get(f"http://127.0.0.1:{web_port}/healthz")
-            assert False, "the bounces role must not serve the web app"
-        except aiohttp.ClientConnectorError:
-            pass
+        status, _ = await _healthz(port, time.monotonic() + 30)
+        assert status == 200
+        assert await _admin_login(port, new_password) == 303
+        assert await _admin_login(port, first_password) != 303
     finally:
-        proc.send_signal(signal.SIGTERM)
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout=30)
-    assert proc.returncode == 0, out.decode()
-    assert b"bounces: listening" in out
+        code = await _stop(proc, log)
+    assert code == 0
+    again = (tmp_path / "restart.log").read_text()
+    assert "Log in as admin@example.dk, password in var/admin-password" in again, again
+    assert "The samples were already read" in again and "nothing new" in again, again
+    assert "Polled 0" not in again
