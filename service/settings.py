@@ -91,6 +91,7 @@ class WebSettings(Section):
     trusted_proxies: list[str] = Field(default_factory=list, description="Proxies whose X-Forwarded-For is believed.")
     session_hours: int = Field(8, ge=1, description="Staff session lifetime.")
     signup_per_ip_per_hour: int = Field(20, ge=1, description="Signup form posts allowed per client address per hour.")
+    header_timeout_seconds: float = Field(15, gt=0, description="A client must send its request headers within this long of connecting (or of the previous answer); idle keep-alive connections close after it too.")
 
 
 class StaffSettings(Section):

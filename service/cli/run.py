@@ -43,11 +43,10 @@ async def serve(runtime: Runtime, roles: set[str], stop: asyncio.Event) -> None:
     runner = scheduler = None
     tasks: list[asyncio.Task] = []
     if "web" in roles:
-        from service.web.app import create_app
+        from service.web.app import create_runner
 
         # Access lines go to "aiohttp.access", at WARNING (so: none) unless --verbose.
-        runner = web.AppRunner(create_app(runtime), access_log=logging.getLogger("aiohttp.access"),
-                               shutdown_timeout=SHUTDOWN_GRACE)
+        runner = create_runner(runtime, access_log=logging.getLogger("aiohttp.access"), shutdown_timeout=SHUTDOWN_GRACE)
         await runner.setup()
         site = web.TCPSite(runner, runtime.settings.web.host, runtime.settings.web.port)
         await site.start()

@@ -205,6 +205,21 @@ def _wants_page(request: web.Request) -> bool:
     return request.method in ("GET", "HEAD") and "json" not in request.headers.get("Accept", "")
 
 
+async def check_access(request: web.Request, allowed: set[str] | tuple[str, ...]) -> StaffUser:
+    """The signed-in staff member, if their role is one of `allowed`; else raise the answer
+    (to the login page for a browser's GET, 401 for anything else, 403 for the wrong role).
+    The CSRF middleware asks this before it reads a body, so a stranger's POST is never read."""
+    user = await current_user(request)
+    if user is None:
+        if _wants_page(request):
+            target = request.path_qs if request.path != "/admin/login" else "/admin/"
+            raise web.HTTPSeeOther(f"/admin/login?next={quote(target, safe='')}")
+        raise web.HTTPUnauthorized(text="Log ind først.")
+    if user.role not in allowed:
+        raise Forbidden("Din rolle giver ikke adgang til denne side.")
+    return user
+
+
 def require_role(*roles: str):
     """Guard a handler: only signed-in staff with one of `roles` (none given: any role)."""
     allowed = set(roles or ROLES)
@@ -212,14 +227,7 @@ def require_role(*roles: str):
     def wrap(handler):
         @functools.wraps(handler)
         async def guarded(request: web.Request) -> web.StreamResponse:
-            user = await current_user(request)
-            if user is None:
-                if _wants_page(request):
-                    target = request.path_qs if request.path != "/admin/login" else "/admin/"
-                    raise web.HTTPSeeOther(f"/admin/login?next={quote(target, safe='')}")
-                raise web.HTTPUnauthorized(text="Log ind først.")
-            if user.role not in allowed:
-                raise Forbidden("Din rolle giver ikke adgang til denne side.")
+            await check_access(request, allowed)
             response = await handler(request)
             response.headers.setdefault("Cache-Control", "no-store")
             return response

@@ -20,13 +20,11 @@ PARTS = (
     admin,  # /admin/
 )
 
-MAX_REQUEST_BYTES = 12 * 1024 * 1024  # attachments and CSV imports; forms are far smaller
-
-
 def create_app(runtime: Runtime) -> web.Application:
+    # Bodies: a form's size by default; the routes that take more say so (`middleware.body_limit`).
     app = web.Application(
         middlewares=[middleware.request_ids, middleware.security_headers, middleware.errors, middleware.csrf],
-        client_max_size=MAX_REQUEST_BYTES,
+        client_max_size=middleware.DEFAULT_BODY_BYTES,
     )
     app[RUNTIME] = runtime
     templating.setup(app, runtime)
@@ -34,3 +32,12 @@ def create_app(runtime: Runtime) -> web.Application:
     for part in PARTS:
         part.setup(app)
     return app
+
+
+def create_runner(runtime: Runtime, **options) -> web.AppRunner:
+    """The app ready to serve. A client must send its request headers within
+    `web.header_timeout_seconds` of connecting or of the previous answer (aiohttp's
+    keep-alive timer, which also runs while the first request's headers are awaited), so
+    slow headers cannot hold connections open; idle keep-alive connections close then too."""
+    options = {"access_log": None, **options}
+    return web.AppRunner(create_app(runtime), keepalive_timeout=runtime.settings.web.header_timeout_seconds, **options)

@@ -92,3 +92,23 @@ def test_check_config_command_exit_code(tmp_path, capsys):
     assert main(["--config", str(cfg), "check-config"]) == 2
     err = capsys.readouterr().err
     assert "service.secret_key: no secret key" in err and "mail.from: must be an email address" in err
+
+
+def test_check_config_warns_when_a_proxy_is_likely_but_none_is_trusted(tmp_path, capsys, monkeypatch):
+    """Behind a reverse proxy with `trusted_proxies` empty every visitor has the proxy's address,
+    so per-address limits become global: check-config says so (and still exits 0)."""
+    from service.cli import main
+
+    monkeypatch.setenv("BUDBRINGER_SERVICE__SECRET_KEY", "x" * 40)
+    cfg = tmp_path / "config.toml"
+    for base_url, trusted, warned in (("https://nyheder.raadet.example", "", True),
+                                      ("http://10.0.0.5:8080", "", True),
+                                      ("https://nyheder.raadet.example", 'trusted_proxies = ["127.0.0.1/32"]', False),
+                                      ("http://127.0.0.1:8080", "", False),
+                                      ("http://localhost:8080", "", False)):
+        cfg.write_text(f'[service]\nbase_url = "{base_url}"\n[web]\n{trusted}\n', encoding="utf-8")
+        assert main(["--config", str(cfg), "check-config"]) == 0
+        out = capsys.readouterr().out
+        assert ("Warning: web.trusted_proxies" in out) is warned, (base_url, trusted, out)
+        if warned:
+            assert "one attacker could lock every staff member out" in out and "X-Forwarded-For" in out

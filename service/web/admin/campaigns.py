@@ -28,6 +28,7 @@ from service.web.admin._common import page as render
 from service.web.admin.flash import redirect
 from service.web.admin.nav import NavLink, add
 from service.web.keys import RUNTIME
+from service.web.middleware import FORM_BODY_BYTES, UPLOAD_BODY_BYTES, body_limit
 
 
 def _rt(request):
@@ -120,6 +121,7 @@ async def new_form(request: web.Request) -> web.Response:
     return render(request, "admin/campaigns/editor.html", {"c": None, "form": form, "editable": True, **choices})
 
 
+@body_limit(FORM_BODY_BYTES)
 async def create(request: web.Request) -> web.Response:
     data = await request.post()
     kind = str(data.get("kind", ""))
@@ -177,6 +179,7 @@ async def editor(request: web.Request, form: dict | None = None, errors: dict | 
     return render(request, "admin/campaigns/editor.html", ctx, headers=headers, status=status)
 
 
+@body_limit(FORM_BODY_BYTES)
 async def save(request: web.Request) -> web.Response:
     runtime = _rt(request)
     data = await request.post()
@@ -192,6 +195,7 @@ async def save(request: web.Request) -> web.Response:
     raise redirect(f"/admin/campaigns/{c.id}", "campaign-saved")
 
 
+@body_limit(UPLOAD_BODY_BYTES)
 async def upload(request: web.Request) -> web.Response:
     runtime = _rt(request)
     cfg = runtime.settings.campaigns

@@ -13,6 +13,7 @@ from service.errors import Invalid
 from service.staff.auth import require_role
 from service.web.admin.subscribers import _search
 from service.web.keys import RUNTIME
+from service.web.middleware import UPLOAD_BODY_BYTES, body_limit
 from service.web.admin._common import page as render
 from subscribers.directory import choices
 from subscribers.exporter import export_csv
@@ -37,6 +38,7 @@ async def form(request: web.Request) -> web.Response:
     return await _page(request)
 
 
+@body_limit(UPLOAD_BODY_BYTES)
 async def submit(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     data = await request.post()

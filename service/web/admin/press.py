@@ -16,6 +16,8 @@ from service.web.admin._common import page as render
 from service.web.admin.flash import redirect
 from service.web.admin.nav import NavLink, add
 from service.web.keys import RUNTIME
+from service.web.middleware import UPLOAD_BODY_BYTES, body_limit
+
 
 def _segment(q) -> pc.Segment:
     return pc.Segment(media_types=[m for m in listed(q, "media_type") if m in MEDIA_TYPES], regions=listed(q, "region"),
@@ -112,6 +114,7 @@ async def save(request: web.Request) -> web.Response:
     raise redirect("/admin/press", "contact-saved" if cid else "contact-added")
 
 
+@body_limit(UPLOAD_BODY_BYTES)
 async def import_csv(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     data = await request.post()
