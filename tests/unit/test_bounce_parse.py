@@ -117,3 +117,23 @@ def test_item27_the_work_per_report_is_bounded():
 def test_item27_a_header_section_longer_than_a_reports_is_not_read():
     raw = b"X-Junk: " + b"a" * 70_000 + b"\r\nContent-Type: multipart/report\r\n\r\n"
     assert parse_report(raw).kind == "unknown"
+
+
+async def test_item27_data_is_read_in_blocks_with_dots_unstuffed_and_the_size_cap_kept():
+    """The endpoint's own DATA reader (aiosmtpd's kept each line as an object, ~90 MB for a
+    1.8 MB message of short lines): what a client sends, dot-stuffed, comes back as written."""
+    import asyncio
+
+    from service.bounces.inbound import _read_data
+
+    async def read(wire: bytes, limit: int = 1000, pieces: int = 7):
+        reader = asyncio.StreamReader()
+        for i in range(0, len(wire), pieces):  # arriving in small pieces, the end mark split too
+            reader.feed_data(wire[i:i + pieces])
+        return await _read_data(reader, limit)
+
+    assert await read(b".\r\n") == b""
+    assert await read(b"X\r\n.\r\n") == b"X\r\n"
+    assert await read(b"..hej\r\n...\r\nslut.\r\nx\r\n.\r\n") == b".hej\r\n..\r\nslut.\r\nx\r\n"
+    assert await read(b"a" * 1001 + b"\r\n.\r\n") is None
+    assert await read(b"a\r\n" * 10_000 + b".\r\n", limit=40_000, pieces=4096) == b"a\r\n" * 10_000
