@@ -22,10 +22,12 @@ run: setup
 
 test: setup
 	bash scripts/test-prereqs.sh
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 # Everything but the browser and PostgreSQL: a quick loop while working.
 test-fast: setup
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q -m "not browser and not postgres"
 
 bench: setup

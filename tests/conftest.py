@@ -1,4 +1,4 @@
-"""Shared fixtures. What each tier may fake:
+"""Shared fixtures. What each tier may fake (in full: tests/<tier>/README.md):
 
 - unit/: pure functions; no database, no network.
 - integration/: a real SQLite file and a real PostgreSQL database (127.0.0.1:5432), a

@@ -178,7 +178,7 @@ def _public(item: ItemFacts, now: datetime) -> bool:
 def subscriber_condition(item: ItemFacts, ctx: SqlContext, rules: tuple[Rule, ...] = RULES) -> ColumnElement[bool]:
     """All rules as one WHERE clause on `subscribers`."""
     parts = [c for c in (r.where(item, ctx) for r in rules) if c is not None]
-    return and_(*parts)
+    return and_(true(), *parts)  # no condition at all: every subscriber
 
 
 def evaluate(item: ItemFacts, sub: SubscriberFacts, now: datetime, rules: tuple[Rule, ...] = RULES) -> list[Verdict]:

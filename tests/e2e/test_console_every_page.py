@@ -187,7 +187,7 @@ async def test_axe_finds_nothing_serious_on_the_main_pages(runtime, site, db_kin
         pytest.skip("Debian's chromium is not installed")
     ids = await _seed(runtime)
     sub = 1
-    pages = ["/admin/", f"/admin/campaigns/new?kind=press_release", f"/admin/campaigns/{ids['press_release-draft']}",
+    pages = ["/admin/", "/admin/campaigns/new?kind=press_release", f"/admin/campaigns/{ids['press_release-draft']}",
              f"/admin/campaigns/{ids['newsletter-scheduled']}/preview", "/admin/press", "/admin/press/new",
              "/admin/subscribers", f"/admin/subscribers/{sub}", "/admin/subscribers/import"]
     found = {}

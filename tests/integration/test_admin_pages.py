@@ -14,7 +14,7 @@ from service.db.reference import Topic
 from subscribers.models import Consent, Subscriber, subscriber_municipalities
 from tests.admin_support import csrf, log_in, new_client, staff_client
 from tests.campaign_support import add_subscriber
-from tests.integration._sources import FeedServer, add_source
+from tests.integration._sources import FeedServer
 
 
 @pytest.fixture

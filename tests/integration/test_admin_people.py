@@ -13,7 +13,6 @@ import io
 import re
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from aiohttp import FormData
 from sqlalchemy import select

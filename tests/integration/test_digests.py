@@ -5,12 +5,12 @@ The clock fixture stands at Monday 23 November 2026, 09:00 in Copenhagen (08:00 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import func, select
 
-from service.db.models import Delivery, DigestRun, Match
+from service.db.models import DigestRun, Match
 from service.delivery.worker import Worker
 from service.digests import run as digest_run
 from service.digests.run import run_digest

@@ -4,7 +4,6 @@ loopback and both databases. Each test is named after the item it checks."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from datetime import timedelta
 
 import pytest

@@ -14,7 +14,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pytest
 
 from service.delivery.worker import Worker
 from tests.conftest import SECRET

@@ -1,6 +1,5 @@
 """The app starts on a migrated database and says so; a database it cannot reach is reported."""
 
-from service.settings import load_settings
 
 
 async def test_healthz_ok_on_migrated_database(client):

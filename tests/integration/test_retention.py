@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from service.db.models import AuditEntry, Delivery
 from service.delivery.outbox import enqueue
