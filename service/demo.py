@@ -219,6 +219,7 @@ async def _first_round(runtime) -> str:
     from service.db.models import Source
     from service.matching.match import match_pending_items
     from service.render.formatting import datetime_local
+    from service.scheduler import figures_drafts
     from service.sources.poll import poll_due_sources
     from service.sources.registry import sync_configured_sources
 
@@ -226,6 +227,7 @@ async def _first_round(runtime) -> str:
     items, mails = await _counts(runtime)
     polled = await poll_due_sources(runtime)
     await match_pending_items(runtime)
+    await figures_drafts(runtime)  # as the scheduler does after matching
     new_items, new_mails = (after - before for after, before in zip(await _counts(runtime), (items, mails)))
     outbox = runtime.settings.mail.outbox_dir
     kept = f"The mail so far is in {outbox}/ ({len(list(outbox.glob('*.eml')))} .eml files)."

@@ -102,6 +102,7 @@ async def poll_and_match(runtime: "Runtime") -> None:
 
     if await poll_due_sources(runtime):
         await match_pending_items(runtime)
+        await figures_drafts(runtime)
 
 
 async def match(runtime: "Runtime") -> None:
@@ -109,6 +110,15 @@ async def match(runtime: "Runtime") -> None:
     from service.matching.match import match_pending_items
 
     await match_pending_items(runtime)
+    await figures_drafts(runtime)
+
+
+async def figures_drafts(runtime: "Runtime") -> None:
+    """After matching: a press draft for each figures item announced (its own step: a draft
+    that fails is tried again next round and never holds back subscribers' mail)."""
+    from service.campaigns.draft_step import draft_new_figures
+
+    await draft_new_figures(runtime)
 
 
 async def release(runtime: "Runtime") -> None:

@@ -29,9 +29,11 @@ async def digest_run(args) -> int:
 
 async def match(args) -> int:
     from service.matching.match import match_pending_items
+    from service.scheduler import figures_drafts
 
     async with open_runtime(args) as runtime:
         done = await match_pending_items(runtime)
+        await figures_drafts(runtime)  # the scheduler's step after matching: press drafts from figures
     print(f"matched {done} items")
     return 0
 

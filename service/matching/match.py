@@ -12,8 +12,8 @@ under embargo waits until `public_at`). Each item is matched in its own transact
 
 An edited item (revision > 1, matched before) is not announced again unless its source
 said so (`announce_revision`): then every matching subscriber gets it once more (a new
-alert, or back into the next digest). A figures item asks the campaigns part for a press
-draft once per revision; a failure there is logged and never blocks matching.
+alert, or back into the next digest). Press drafts from figures are not matching's business:
+the scheduler's next step makes them (`service.campaigns.draft_step`).
 """
 
 from __future__ import annotations
@@ -80,18 +80,7 @@ async def match_pending_items(runtime: "Runtime") -> int:
             continue
         done += 1
         log.info("item %s rev %s matched: %s matches, %s alerts", item_id, result.revision, result.matches, result.alerts)
-        if result.kind == "figures":
-            await _draft(runtime, item_id)
     return done
-
-
-async def _draft(runtime: "Runtime", item_id: int) -> None:
-    try:
-        from service.campaigns.drafts import draft_from_figures
-
-        await draft_from_figures(runtime, item_id)
-    except Exception:  # a press draft must never hold back subscribers' mail
-        log.exception("press draft for figures item %s failed; matching went on", item_id)
 
 
 async def match_item(runtime: "Runtime", item_id: int, *, suppressed_ids: list[int] | None = None) -> Matched | None:

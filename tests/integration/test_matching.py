@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from service.db.models import Item
+from service.db.models import Campaign, Item
 from service.matching.match import explain, match_pending_items
 from tests.integration._matching import add_item, add_subscriber, deliveries, matches, recipients, revise
 
@@ -137,8 +137,11 @@ async def test_explain_says_why(runtime, db_kind):
     assert "summary" in reasons["audience"]
 
 
-async def test_figures_draft_failure_never_blocks_matching(runtime, db_kind, monkeypatch, caplog):
-    import service.campaigns.drafts as drafts
+async def test_matching_drafts_nothing_the_step_after_it_does_and_a_failure_there_is_tried_again(
+        runtime, db_kind, monkeypatch, caplog):
+    import service.campaigns.draft_step as step
+    from service.campaigns.drafts import draft_from_figures
+    from service.scheduler import match
 
     calls = []
 
@@ -146,13 +149,21 @@ async def test_figures_draft_failure_never_blocks_matching(runtime, db_kind, mon
         calls.append(item_id)
         raise RuntimeError("draft store down")
 
-    monkeypatch.setattr(drafts, "draft_from_figures", broken)
     await add_subscriber(runtime, "straks@example.dk")
     item = await add_item(runtime, "Ledighedstal", kind="figures", data={"areas": []})
     await add_item(runtime, "Nyhed")
-    assert await match_pending_items(runtime) == 2
-    assert calls == [item]  # once, for the figures item only
+    assert await match_pending_items(runtime) == 2  # matching alone: mail, no draft
     assert len(await deliveries(runtime)) == 2
+    async with runtime.db.reader() as s:
+        assert await s.scalar(select(func.count(Campaign.id))) == 0
+    monkeypatch.setattr(step, "draft_from_figures", broken)
+    await match(runtime)  # the scheduler's job: match (nothing new), then the figures step
+    assert calls == [item]  # the figures item only
     assert "press draft for figures item" in caplog.text
     async with runtime.db.reader() as s:
         assert (await s.get(Item, item)).matched_revision == 1
+    monkeypatch.setattr(step, "draft_from_figures", draft_from_figures)
+    await match(runtime)  # the next round makes the draft ...
+    await match(runtime)  # ... once
+    async with runtime.db.reader() as s:
+        assert list(await s.scalars(select(Campaign.figures_item_id))) == [item]
