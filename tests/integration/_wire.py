@@ -28,6 +28,7 @@ from service.delivery.outbox import enqueue, mail_domain
 from service.delivery.worker import Worker
 from service.digests.run import run_digest
 from service.matching.match import match_pending_items
+from service.scheduler import figures_drafts
 from subscribers import lifecycle
 from subscribers.models import Subscriber, subscriber_municipalities, subscriber_topics
 
@@ -169,7 +170,8 @@ async def build_and_send(runtime) -> None:
     domain = mail_domain(runtime.settings.mail.from_address)
     people = await _people(runtime)
     item_ids = await _items(runtime)
-    await match_pending_items(runtime)  # alerts for the immediate readers, a draft notice for the press officer
+    await match_pending_items(runtime)  # alerts for the immediate readers
+    await figures_drafts(runtime)  # the scheduler's next step: a draft notice for the press officer
     await run_digest(runtime, "daily", "2026-11-23")
     await run_digest(runtime, "weekly", "2026-W48")
     ev = lifecycle.Evidence(source="web", ip="127.0.0.1", user_agent="wire-test")
