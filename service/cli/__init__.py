@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "service.cli.sources",  # source list / poll, api-token add
     "service.cli.digests",  # digest run, match
     "service.cli.campaigns",  # campaign list / send-test
+    "service.cli.status",  # status
 )
 
 

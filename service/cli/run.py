@@ -66,6 +66,8 @@ async def serve(runtime: Runtime, roles: set[str], stop: asyncio.Event) -> None:
         scheduler = build_scheduler(runtime)
         scheduler.start()
         log.info("scheduler: started (%s)", runtime.settings.service.timezone)
+    playing = set(roles) - (set() if runtime.settings.bounces.enabled else {"bounces"})
+    tasks.append(asyncio.create_task(_heartbeats(runtime, playing, stop), name="heartbeats"))
     try:
         await stop.wait()
     finally:
@@ -110,6 +112,29 @@ async def _finish(tasks: list[asyncio.Task], grace: float) -> None:
     for task in tasks:
         if task.done() and not task.cancelled() and task.exception() is not None:
             log.error("%s ended with an error", task.get_name(), exc_info=task.exception())
+
+
+async def _heartbeats(runtime: Runtime, roles: set[str], stop: asyncio.Event) -> None:
+    """This process's row for `budbringer status`: every few seconds, and once more at the stop."""
+    from service import heartbeats
+    from service.web.health import role_health
+
+    me, started = heartbeats.Identity.here(), runtime.clock.now()
+    while not stop.is_set():
+        late = [f"{role} not seen for {r['seconds_since_seen']} s" for role, r in role_health(runtime).items() if not r["ok"]]
+        try:
+            await heartbeats.beat(runtime.db, me, roles=roles, started_at=started, now=runtime.clock.now(),
+                                  problem="; ".join(late))
+        except Exception as exc:  # the database is away: the roles say so themselves; try again
+            log.warning("heartbeat not written: %s", exc)
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=heartbeats.INTERVAL)
+        except asyncio.TimeoutError:
+            pass
+    try:
+        await heartbeats.stopped(runtime.db, me, runtime.clock.now())
+    except Exception as exc:
+        log.warning("heartbeat not written at the stop: %s", exc)
 
 
 def _stop_on_signals(stop: asyncio.Event) -> None:

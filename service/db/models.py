@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from service.db.base import Base
 # Every table on the one metadata (Alembic, the model/migration check): the reference data
 # and the audience's tables are defined next to their owners.
+import service.db.heartbeats  # noqa: F401
 import service.db.reference  # noqa: F401
 import service.db.releases  # noqa: F401
 import subscribers.models  # noqa: F401
