@@ -11,6 +11,7 @@ import os
 import tomllib
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -62,9 +63,13 @@ class ServiceSettings(Section):
         if self.secret_key is not None:
             value = self.secret_key.get_secret_value()
         elif self.secret_key_file is not None:
-            value = self.secret_key_file.read_text(encoding="utf-8").strip()
+            try:
+                value = self.secret_key_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(f"cannot read the secret key file {self.secret_key_file}: {exc.strerror}") from exc
         else:
-            raise ValueError("no secret key: set BUDBRINGER_SERVICE__SECRET_KEY or service.secret_key_file")
+            raise ValueError("no secret key: set BUDBRINGER_SERVICE__SECRET_KEY, or BUDBRINGER_SERVICE__SECRET_KEY_FILE "
+                             "(service.secret_key_file) to a file that holds it")
         if len(value) < 32:
             raise ValueError("the secret key must be at least 32 characters")
         return value.encode()
@@ -72,6 +77,7 @@ class ServiceSettings(Section):
 
 class DatabaseSettings(Section):
     url: str = Field("sqlite+aiosqlite:///var/budbringer.db", description="SQLAlchemy URL (sqlite+aiosqlite or postgresql+asyncpg).")
+    password_file: Path | None = Field(None, description="PostgreSQL: file holding the password (first line), so that the url needs none.")
     pool_size: int = Field(5, ge=1, description="Connections kept open (PostgreSQL).")
     busy_timeout_ms: int = Field(30000, ge=0, description="SQLite: how long a writer waits for the lock.")
     connect_retries: int = Field(5, ge=0, description="Attempts to reach the database at start before giving up.")
@@ -309,8 +315,10 @@ class ConfigError(Exception):
         super().__init__("; ".join(f"{k}: {m}" for k, m in problems))
 
 
-def load_settings(path: Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
-    """Read the TOML file (if it exists) and the environment; raise ConfigError on any problem."""
+def load_settings(path: Path | None = None, env: dict[str, str] | None = None, *, production: bool = False,
+                  **overrides: Any) -> Settings:
+    """Read the TOML file (if it exists) and the environment; raise ConfigError on any problem.
+    `production` also refuses what only does for a try on one machine (see `semantic_problems`)."""
     problems: list[tuple[str, str]] = []
     raw: dict[str, Any] = {}
     if path is not None and path.exists():
@@ -349,19 +357,30 @@ def load_settings(path: Path | None = None, env: dict[str, str] | None = None, *
         if saved is not None:
             os.environ.clear()
             os.environ.update(saved)
-    problems.extend(semantic_problems(settings))
+    problems.extend(semantic_problems(settings, production=production))
     if problems:
         raise ConfigError(problems)
     return settings
 
 
-def semantic_problems(settings: Settings) -> list[tuple[str, str]]:
-    """Checks that span fields or touch the file system."""
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1", "0.0.0.0")
+
+
+def semantic_problems(settings: Settings, *, production: bool = False) -> list[tuple[str, str]]:
+    """Checks that span fields or touch the file system; with `production`, a base URL on
+    this machine too (every link in every mail would point there)."""
     problems: list[tuple[str, str]] = []
+    if production and (urlsplit(settings.service.base_url).hostname or "") in LOCAL_HOSTS:
+        problems.append(("service.base_url", f"{settings.service.base_url} is an address on this machine: set "
+                                             "BUDBRINGER_SERVICE__BASE_URL to the public address (https://…); "
+                                             "every link in mail starts with it"))
     try:
         settings.service.secret()
     except (ValueError, OSError) as exc:
         problems.append(("service.secret_key", str(exc)))
+    password_file = settings.database.password_file
+    if password_file is not None and not (password_file.is_file() and os.access(password_file, os.R_OK)):
+        problems.append(("database.password_file", f"cannot read {password_file}"))
     if "@" not in settings.mail.from_address:
         problems.append(("mail.from", "must be an email address"))
     dkim = settings.mail.dkim

@@ -1,5 +1,10 @@
 """`budbringer check-config`: every problem, with its key and a plain explanation, and the
-warnings about settings that are valid but probably wrong for where the service runs."""
+warnings about settings that are valid but probably wrong for where the service runs.
+
+`--production` also refuses a `base_url` on this machine (127.0.0.1, localhost), which is
+the default and fine for a try, but puts wrong links in every mail. The image's
+entrypoint runs `check-config --production` before anything else.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +42,7 @@ def _loopback(host: str) -> bool:
 
 def check_config(args) -> int:
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(args.config, production=args.production)
     except ConfigError as exc:
         print_problems(exc.problems)
         return 2
@@ -58,6 +63,8 @@ def config_example(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser("check-config", help="check the configuration and report every problem (exit 2 if any)")
+    p.add_argument("--production", action="store_true",
+                   help="also refuse a base_url on this machine (the default), as the image's entrypoint does")
     p.set_defaults(func=check_config)
     p = sub.add_parser("config-example", help="print every setting with its description and default (TOML)")
     p.set_defaults(func=config_example)

@@ -32,6 +32,8 @@ class Database:
     def __init__(self, settings: DatabaseSettings):
         self.settings = settings
         self.url = make_url(settings.url)
+        if settings.password_file is not None:  # a container secret, kept out of the url and the environment
+            self.url = self.url.set(password=settings.password_file.read_text(encoding="utf-8").splitlines()[0])
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.is_postgres = self.url.get_backend_name() == "postgresql"
         self.engine = _create_engine(settings, self.url)

@@ -33,15 +33,16 @@ def readme_blocks() -> list[list[str]]:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     section = text.split("## Running it for real", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", section, flags=re.S)
-    return [[line for line in block.splitlines() if line.strip()] for block in blocks]
+    return [[line for line in block.replace("\\\n", " ").splitlines() if line.strip()] for block in blocks]
 
 
 def budbringer_argv(line: str) -> list[str] | None:
-    """The arguments after `budbringer` in a shell line (comments and redirections dropped)."""
+    """The arguments after the (last) word `budbringer` in a shell line, comments and
+    redirections dropped: `docker compose exec web budbringer status` gives ["status"]."""
     words = shlex.split(line, comments=True)
     if "budbringer" not in words:
         return None
-    argv = words[words.index("budbringer") + 1:]
+    argv = words[len(words) - words[::-1].index("budbringer"):]
     for stop in (">", "|", "&&", ";"):
         if stop in argv:
             argv = argv[: argv.index(stop)]
