@@ -4,17 +4,22 @@
 - A session is a random cookie value; only its SHA-256 is stored (`StaffSession`). It ends
   on logout, on any password change of its user, when the user is deactivated, and after
   `[web] session_hours`.
-- Failed logins are counted per account and per client address (`RateEvent`, shared by
-  every process). After `slowdown_after` failures each further try must wait, doubling;
-  at `lockout_failures` (account) or `ip_lockout_failures` (address) within the window no
-  try is checked at all. Every refusal gives the same answer, whatever was wrong.
+- Login tries are counted per account and per client address (`RateEvent`, shared by
+  every process). Each try is written down (reserved) in the same transaction that counts
+  the earlier ones, before its password is checked, with the buckets locked (SQLite's
+  `BEGIN IMMEDIATE`, a PostgreSQL advisory lock): tries sent at once are counted one after
+  another, so 300 at once get no more checks than 300 in a row. A successful try takes its
+  reservation back (and clears the account's). After `slowdown_after` tries each further
+  try must wait, doubling; at `lockout_failures` (account) or `ip_lockout_failures`
+  (address) within the window no try is checked at all. Every refusal gives the same
+  answer, whatever was wrong, and is written to the audit log (`login.failed`).
+- Passwords are checked a few at a time (`passwords.verify_async`), never more at once.
 - `require_role(*roles)` guards a handler: it sets `request["user"]` (a `StaffUser`) or
   sends the browser to /admin/login (401 for scripts, 403 for the wrong role).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import secrets
@@ -23,13 +28,14 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from aiohttp import web
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.audit import record
 from service.clock import as_utc
 from service.db.models import RateEvent, StaffSession, User
 from service.errors import Forbidden
-from service.staff.passwords import hash_password, needs_rehash, verify_password, weak_reason
+from service.staff.passwords import hash_async, needs_rehash, verify_async, weak_reason
 
 ROLES = ("admin", "press", "editor")
 ROLE_LABELS = {"admin": "Administrator", "press": "Presse", "editor": "Redaktør"}
@@ -100,31 +106,62 @@ async def _refused(s: AsyncSession, email: str, ip: str | None, now: datetime, c
 # ------------------------------------------------------------------ login and sessions
 
 
+async def _lock(s: AsyncSession, buckets: list[str]) -> None:
+    """Make the count-and-reserve of these buckets one at a time across processes. SQLite's
+    write transactions (BEGIN IMMEDIATE) already are; PostgreSQL takes advisory locks."""
+    if s.bind is not None and s.bind.dialect.name == "postgresql":
+        for bucket in sorted(buckets):  # always in the same order: no deadlock
+            await s.execute(text("SELECT pg_advisory_xact_lock(hashtext(:b))"), {"b": bucket})
+
+
+async def _reserve(runtime, email: str, ip: str | None, now: datetime) -> tuple[bool, User | None, int]:
+    """Count the earlier tries and write this one down, in one transaction: (refused, the
+    account if the try may be checked, the id of this try's per-address event)."""
+    cfg = runtime.settings.staff
+    acct, by_ip = _buckets(email, ip)
+    async with runtime.db.transaction() as s:
+        await _lock(s, [acct, by_ip])
+        refused = await _refused(s, email, ip, now, cfg)
+        mark = RateEvent(bucket=by_ip, at=now)
+        s.add_all([RateEvent(bucket=acct, at=now), mark])
+        row = None
+        if refused:
+            await _failed(s, email, None, ip, now, "refused")
+        else:
+            row = await s.scalar(select(User).where(User.email == email))
+            if row is not None:
+                s.expunge(row)
+        await s.flush()
+        return refused, row, mark.id
+
+
+async def _failed(s: AsyncSession, email: str, user_id: int | None, ip: str | None, now: datetime, why: str) -> None:
+    await record(s, actor=email or "?", user_id=user_id, action="login.failed", ip=ip, now=now,
+                 detail={"why": why})  # refused (slowed down or locked) or wrong (checked, no match)
+
+
 async def login(runtime, email: str, password: str, ip: str | None) -> LoginResult:
     """Check the credentials; on success start a session. Refusals all look the same."""
-    cfg = runtime.settings.staff
     now = runtime.clock.now()
     email = normalise_email(email)[:320]
-    async with runtime.db.reader() as s:
-        refused = await _refused(s, email, ip, now, cfg)
-        row = None if refused else await s.scalar(select(User).where(User.email == email))
-    ok = False
-    if not refused:
-        # Verified even for unknown accounts (against a dummy hash): the same cost either way.
-        # argon2 takes ~0.2 s of CPU (and releases the GIL): off the event loop.
-        ok = await asyncio.to_thread(verify_password, row.password_hash if row is not None else None, password)
-        ok = ok and row is not None and row.active
+    refused, row, mark = await _reserve(runtime, email, ip, now)
+    if refused:
+        return LoginResult(None)
+    # Verified even for unknown accounts (against a dummy hash): the same cost either way.
+    ok = await verify_async(row.password_hash if row is not None else None, password)
+    ok = ok and row is not None and row.active
+    acct, _ = _buckets(email, ip)
     async with runtime.db.transaction() as s:
-        acct, by_ip = _buckets(email, ip)
         if not ok:
-            s.add_all([RateEvent(bucket=acct, at=now), RateEvent(bucket=by_ip, at=now)])
             if row is not None:
                 await s.execute(update(User).where(User.id == row.id).values(failed_logins=User.failed_logins + 1))
+            await _failed(s, email, row.id if row is not None else None, ip, now, "wrong")
             return LoginResult(None)
         await s.execute(delete(RateEvent).where(RateEvent.bucket == acct))
+        await s.execute(delete(RateEvent).where(RateEvent.id == mark))
         values = {"failed_logins": 0, "last_login_at": now}
         if needs_rehash(row.password_hash):
-            values["password_hash"] = await asyncio.to_thread(hash_password, password)
+            values["password_hash"] = await hash_async(password)
         await s.execute(update(User).where(User.id == row.id).values(**values))
         token, csrf = await start_session(s, row.id, ip=ip, now=now, hours=runtime.settings.web.session_hours)
     return LoginResult(StaffUser(row.id, row.email, row.name, row.role), token, csrf)
@@ -154,7 +191,7 @@ async def set_password(s: AsyncSession, user_id: int, password: str) -> None:
         from service.errors import Invalid
 
         raise Invalid(reason, {"password": reason})
-    hashed = await asyncio.to_thread(hash_password, password)
+    hashed = await hash_async(password)
     await s.execute(update(User).where(User.id == user_id).values(password_hash=hashed, failed_logins=0))
     await end_sessions_of(s, user_id)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.db.models import User
 from service.errors import Conflict, Invalid, NotFound
 from service.staff.auth import ROLES, end_sessions_of, normalise_email
-from service.staff.passwords import hash_password, weak_reason
+from service.staff.passwords import hash_async, weak_reason
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ async def add_user(s: AsyncSession, email: str, *, role: str, password: str, now
         raise Invalid(reason, {"password": reason})
     if await s.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"Der findes allerede en bruger med e-mailen {email}.")
-    hashed = await asyncio.to_thread(hash_password, password)  # ~0.2 s of CPU, off the event loop
+    hashed = await hash_async(password)  # ~0.2 s of CPU, off the event loop, a few at a time
     user = User(email=email, name=name.strip()[:200], password_hash=hashed, role=role,
                 active=True, failed_logins=0, created_at=now)
     s.add(user)

@@ -50,8 +50,10 @@ async def test_item23_login_ok_and_wrong_password_look_alike_and_logout_ends_ses
         assert r.status == 303 and r.headers["Location"].startswith("/admin/login")
     finally:
         await c.close()
-    actions = [a[1] for a in await _audit(runtime)]
-    assert actions == ["user.add", "login", "logout"] or actions == ["login", "logout"]
+    entries = [a for a in await _audit(runtime) if a[1] != "user.add"]
+    # Failed logins are in the audit log too (catalogue 31), with the address that was typed.
+    assert [a[:2] for a in entries] == [("ida@raadet.example", "login.failed"), ("nobody@raadet.example", "login.failed"),
+                                        ("ida@raadet.example", "login"), ("ida@raadet.example", "logout")]
 
 
 async def test_item23_slow_down_then_lockout_per_account_with_the_same_answer(runtime, db_kind):
@@ -276,5 +278,82 @@ async def test_item23_lockout_looks_the_same_for_an_unknown_account(runtime, db_
         assert [t[1] for t in seen["ida@raadet.example"]] == [1, 1, 1, 0]  # the fourth is not even checked
         assert seen["ida@raadet.example"] == seen["ingen@raadet.example"]
         assert (await log_in(c, "ida@raadet.example")).status == 401  # locked, even with the right password
+    finally:
+        await c.close()
+
+
+# ------------------------------------------------------------------ catalogue 31: raced logins
+
+
+class _ConcurrencyHasher(_CountingHasher):
+    """Also records how many verifications ran at the same moment (they run in threads)."""
+
+    def __init__(self, inner):
+        import threading
+
+        super().__init__(inner)
+        self.running = self.most = 0
+        self.lock = threading.Lock()
+
+    def verify(self, stored: str, password: str) -> bool:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        try:
+            return super().verify(stored, password)
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+async def test_item31_299_wrong_passwords_and_the_right_one_sent_at_once_are_all_refused(runtime, db_kind, monkeypatch):
+    """The count used to be read before the check and written after it, so 300 tries at once
+    all saw "no failures yet": the right password among them logged in. Now each try is
+    written down before its check, in the transaction that counts: the first
+    `slowdown_after` are checked, the rest (the right one too) refused with the same answer,
+    and every one of them is in the audit log."""
+    import asyncio
+
+    from service.staff import passwords
+
+    spy = _ConcurrencyHasher(passwords._hasher)
+    monkeypatch.setattr(passwords, "_hasher", spy)
+    await make_user(runtime, "ida@raadet.example", "admin")
+    c = await new_client(runtime)
+    try:
+        await c.get("/admin/login")
+        tries = [log_in(c, "ida@raadet.example", f"gaet-{n:04d}-forkert") for n in range(299)]
+        answers = await asyncio.gather(*tries, log_in(c, "ida@raadet.example", PASSWORD))
+        assert [r.status for r in answers] == [401] * 300
+        assert LOGIN_REFUSED in await answers[-1].text()
+        assert len(spy.verified) <= runtime.settings.staff.slowdown_after
+        async with runtime.db.reader() as s:
+            assert (await s.scalars(select(StaffSession))).all() == []
+    finally:
+        await c.close()
+    failed = [a for a in await _audit(runtime) if a[1] == "login.failed"]
+    assert len(failed) == 300 and {a[0] for a in failed} == {"ida@raadet.example"}
+
+
+async def test_item31_password_checks_run_a_few_at_a_time_while_healthz_answers(runtime, db_kind, monkeypatch):
+    """Logins for unknown addresses, all checked (argon2, 64 MiB each): no more than
+    `CHECKS_AT_ONCE` verifications at a time (memory stays bounded), and /healthz answers."""
+    import asyncio
+
+    from service.staff import passwords
+    from tests.integration._probe import Probe
+
+    spy = _ConcurrencyHasher(passwords._hasher)
+    monkeypatch.setattr(passwords, "_hasher", spy)
+    runtime.settings.staff.slowdown_after = 50
+    runtime.settings.staff.ip_lockout_failures = 100
+    c = await new_client(runtime)
+    try:
+        await c.get("/admin/login")
+        async with Probe(c) as probe:
+            answers = await asyncio.gather(*(log_in(c, f"ukendt{n}@raadet.example", PASSWORD) for n in range(8)))
+        assert [r.status for r in answers] == [401] * 8
+        assert len(spy.verified) == 8 and spy.most <= passwords.CHECKS_AT_ONCE < 8
+        probe.assert_healthy()
     finally:
         await c.close()

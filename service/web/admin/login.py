@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
 from service.audit import record, record_request
 from service.db.models import User
 from service.staff import auth
-from service.staff.passwords import verify_password
+from service.staff.passwords import verify_async
 from service.web.client import client_ip
 from service.web.keys import RUNTIME
 from service.web.middleware import CSRF_COOKIE
@@ -78,7 +76,7 @@ async def password_submit(request: web.Request) -> web.Response:
     async with runtime.db.reader() as s:
         stored = await s.get(User, me.id)
     problem = ""
-    if stored is None or not await asyncio.to_thread(verify_password, stored.password_hash, current):
+    if stored is None or not await verify_async(stored.password_hash, current):
         problem = "Den nuværende adgangskode er forkert."
     elif new != repeat:
         problem = "De to nye adgangskoder er ikke ens."
