@@ -170,7 +170,8 @@ async def run_demo(args) -> int:
     from service.cli.run import _stop_on_signals, serve
     from service.wiring import build_runtime
 
-    runner = web.AppRunner(_sample_app(), access_log=None)
+    # No keep-alive: an idle connection from the last poll would still be open at the stop.
+    runner = web.AppRunner(_sample_app(), access_log=None, keepalive_timeout=0)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

@@ -94,7 +94,8 @@ async def _shut_down(runner, scheduler, tasks: list[asyncio.Task]) -> None:
     await asyncio.gather(*steps)
     leftovers = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
     if leftovers:
-        log.warning("still running at shutdown, cancelled: %s", ", ".join(sorted(t.get_name() for t in leftovers)))
+        log.warning("still running at shutdown, cancelled: %s",
+                    ", ".join(sorted(f"{t.get_name()} ({getattr(t.get_coro(), '__qualname__', '?')})" for t in leftovers)))
         await _finish(leftovers, 0)
 
 

@@ -187,6 +187,7 @@ async def test_demo_writes_mail_for_the_sample_items_within_seconds(tmp_path):
     first = (tmp_path / "demo.log").read_text()
     assert "Log in as admin@example.dk, password in var/admin-password" in first, first
     assert "new items" in first and "messages queued" in first, first
+    assert "still running at shutdown" not in first, first  # the stop left nothing behind
 
     # Beside the demo, with no config file: the operator commands find its database and secret.
     env = _clean_env()
