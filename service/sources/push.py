@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from service.db import seed
 from service.db.models import ITEM_KINDS, ApiToken, PushedItem, Source
@@ -70,6 +71,17 @@ async def push_item(runtime, token: ApiToken, payload: PushItem) -> tuple[str, i
         summary_html=summary_html, link=payload.link, topics=list(dict.fromkeys(payload.topics)),
         municipalities=municipalities, urgent=payload.urgent, language=payload.language,
     )
+    try:
+        saved = await _save(runtime, token, payload, draft, now)
+    except IntegrityError:
+        # The same external_id pushed twice at the same moment (PostgreSQL: both saw no row,
+        # one insert lost). The other one's item is there now: read again and go on with it.
+        saved = await _save(runtime, token, payload, draft, now)
+    outcome = {"new": "created", "linked": "created"}.get(saved.outcome, saved.outcome)
+    return outcome, saved.item_id
+
+
+async def _save(runtime, token: ApiToken, payload: PushItem, draft: ItemDraft, now):
     async with runtime.db.transaction() as s:
         known = set((await s.scalars(select(Topic.slug).where(Topic.slug.in_(draft.topics or [""])))).all())
         unknown = [t for t in draft.topics if t not in known]
@@ -82,8 +94,7 @@ async def push_item(runtime, token: ApiToken, payload: PushItem) -> tuple[str, i
         pushed = await s.scalar(select(PushedItem).where(PushedItem.token_id == token.id, PushedItem.external_id == payload.external_id))
         if pushed is None:
             s.add(PushedItem(token_id=token.id, external_id=payload.external_id, item_id=saved.item_id, created_at=now))
-    outcome = {"new": "created", "linked": "created"}.get(saved.outcome, saved.outcome)
-    return outcome, saved.item_id
+    return saved
 
 
 def _municipality_codes(values: list[str]) -> list[str]:

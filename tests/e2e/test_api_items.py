@@ -113,3 +113,37 @@ async def test_control_characters_refused_with_the_field_named(client, runtime, 
                           headers={"Authorization": f"Bearer {token}"})
     assert r.status == 422  # like every other field that breaks the schema
     assert "title" in (await r.json())["fields"]
+
+
+async def test_item34_the_same_external_id_pushed_at_once_makes_one_item_and_no_500(client, runtime, db_kind):
+    """Twenty pushes of one new external_id at the same moment: on PostgreSQL all but one
+    used to hit the unique key on item_sources (500). Now the losers read again."""
+    import asyncio
+
+    _, token = await create_token(runtime, "CMS")
+    auth = {"Authorization": f"Bearer {token}"}
+    answers = await asyncio.gather(*(client.post("/api/v1/items", json=GOOD, headers=auth) for _ in range(20)))
+    statuses = sorted(r.status for r in answers)
+    assert statuses == [200] * 19 + [201], [await r.text() for r in answers if r.status >= 500][:1]
+    assert {(await r.json())["id"] for r in answers} == {(await answers[0].json())["id"]}
+    async with runtime.db.reader() as s:
+        assert await s.scalar(select(func.count(Item.id))) == 1
+        assert await s.scalar(select(func.count(PushedItem.id))) == 1
+        assert await s.scalar(select(func.count(ItemSource.id))) == 1
+
+
+async def test_item34_json_nested_too_deep_or_with_huge_numbers_is_a_400(client, runtime, db_kind):
+    _, token = await create_token(runtime, "CMS")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    bodies = {
+        "60,000 levels": b"[" * 60_000 + b"]" * 60_000,
+        "25 levels": b'{"external_id": "x", "title": "t", "topics": ' + b"[" * 25 + b"]" * 25 + b"}",
+        "5,000 digits": b'{"external_id": "x", "title": "t", "urgent": ' + b"9" * 5000 + b"}",
+        "NaN": b'{"external_id": "x", "title": "t", "urgent": NaN}',
+    }
+    for what, body in bodies.items():
+        r = await client.post("/api/v1/items", data=body, headers=headers)
+        assert r.status == 400, (what, r.status, (await r.text())[:200])
+        assert "error" in await r.json(), what
+    r = await client.post("/api/v1/items", json={**GOOD, "urgent": 12345}, headers=headers)
+    assert r.status == 422  # an ordinary number in the wrong place is a field error, as before

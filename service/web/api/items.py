@@ -1,7 +1,8 @@
 """`POST /api/v1/items`: parse, authenticate, call `push_item`, answer JSON.
 
 Answers: 201 created, 200 updated/unchanged (same external_id again), 401 without a
-valid token, 400 for a body that is not JSON, 413 too large, 422 naming each field that
+valid token, 400 for a body that is not JSON (or JSON nested deeper than `MAX_DEPTH`, or
+with a number longer than `MAX_DIGITS` digits), 413 too large, 422 naming each field that
 is wrong, 503 when the API is switched off.
 """
 
@@ -19,6 +20,48 @@ from service.web.keys import RUNTIME
 from service.web.middleware import csrf_exempt
 
 MAX_BODY = 256 * 1024
+MAX_DEPTH = 20  # an item is an object of strings and lists of strings: depth 2
+MAX_DIGITS = 30  # no field takes a number at all; Python refuses above 4,300 digits with ValueError
+
+
+class _TooBig(ValueError):
+    pass
+
+
+def _number(text: str) -> int | float:
+    if len(text) > MAX_DIGITS:
+        raise _TooBig(f"a number in the body has more than {MAX_DIGITS} digits")
+    return int(text) if text.lstrip("-").isdigit() else float(text)
+
+
+def _constant(name: str):
+    raise _TooBig(f"{name} is not a JSON value")
+
+
+def _depth(value) -> int:
+    """How deeply `value` nests, without recursion (the parser's own limit is ~1,000)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        v, d = todo.pop()
+        if isinstance(v, (dict, list)):
+            deepest = max(deepest, d)
+            todo.extend((c, d + 1) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+def read_json(raw: bytes):
+    """The body as JSON, or raise ValueError with what is wrong (a message for the sender)."""
+    try:
+        body = json.loads(raw, parse_int=_number, parse_float=_number, parse_constant=_constant)
+    except _TooBig:
+        raise
+    except RecursionError:
+        raise ValueError(f"the body is nested more than {MAX_DEPTH} levels deep") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"the body is not valid JSON ({exc})") from None
+    if _depth(body) > MAX_DEPTH:
+        raise ValueError(f"the body is nested more than {MAX_DEPTH} levels deep")
+    return body
 
 
 def problem(status: int, message: str, fields: dict[str, str] | None = None, **headers: str) -> web.Response:
@@ -57,9 +100,9 @@ async def post_item(request: web.Request) -> web.Response:
     if len(raw) > MAX_BODY:
         return problem(413, f"the body is larger than {MAX_BODY} bytes")
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return problem(400, f"the body is not valid JSON ({exc})")
+        body = read_json(raw)
+    except ValueError as exc:
+        return problem(400, str(exc))
     if not isinstance(body, dict):
         return problem(422, "the body must be a JSON object", {"(body)": "must be an object"})
     try:

@@ -52,7 +52,7 @@ def build(base_url: str) -> dict:
                             "application/json": {"schema": {"$ref": "#/components/schemas/Result"}}}},
                         "200": {"description": "Known external_id: updated or unchanged", "content": {
                             "application/json": {"schema": {"$ref": "#/components/schemas/Result"}}}},
-                        "400": _error("The body is not JSON"),
+                        "400": _error("The body is not JSON, nests too deeply or has too large a number"),
                         "401": _error("No valid bearer token"),
                         "413": _error("The body is too large"),
                         "422": _error("A field is missing or wrong; `fields` names it"),
