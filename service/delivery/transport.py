@@ -73,8 +73,14 @@ class FileTransport:
 
 
 def _write(tmp: Path, path: Path, data: bytes) -> None:
-    tmp.write_bytes(data)
-    tmp.replace(path)
+    """Write under a temporary name, then rename: a reader never sees half a message. When
+    the write fails (a full disk), the temporary file goes too; the worker tries again later."""
+    try:
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 class SmtpTransport:

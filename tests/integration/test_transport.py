@@ -64,3 +64,37 @@ async def test_file_transport_writes_eml_files(tmp_path):
     result = await transport.send("a@b.dk", "r@d.dk", MSG)
     [path] = list((tmp_path / "outbox").glob("*.eml"))
     assert result.ok and path.read_bytes() == MSG
+
+
+async def test_item37_a_full_disk_leaves_no_empty_tmp_file_and_the_next_try_is_written(tmp_path):
+    """The file transport on a disk that cannot take the message: every failed try used to
+    leave a 0-byte `.tmp`. A child process whose file size limit (RLIMIT_FSIZE) is below the
+    message's size stands in for the full disk: its write fails half way with an OSError
+    (EFBIG; ENOSPC takes the same path) exactly where a full disk's would."""
+    import subprocess
+    import sys
+
+    outbox = tmp_path / "outbox"
+    script = (
+        "import asyncio, resource, signal, sys\n"
+        "from pathlib import Path\n"
+        "from service.delivery.transport import FileTransport\n"
+        "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+        "resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))\n"
+        "async def main():\n"
+        "    t = FileTransport(Path(sys.argv[1]))\n"
+        "    for _ in range(3):\n"
+        "        try:\n"
+        "            await t.send('a@b.dk', 'r@d.dk', b'x' * 100_000)\n"
+        "            print('written')\n"
+        "        except OSError as exc:\n"
+        "            print('refused', exc.errno)\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(outbox)], capture_output=True, text=True, timeout=60)
+    assert done.stdout.split("\n")[:3] == ["refused 27"] * 3, done.stdout + done.stderr
+    assert list(outbox.iterdir()) == []  # no .tmp and no half .eml left behind
+    # Room again: the next try is written whole.
+    result = await FileTransport(outbox).send("a@b.dk", "r@d.dk", b"x" * 100_000)
+    [path] = list(outbox.iterdir())
+    assert result.ok and path.suffix == ".eml" and path.stat().st_size == 100_000
