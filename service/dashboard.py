@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.campaigns.report import failure_reasons
 from service.db.models import Campaign, Delivery, Feedback, Item, Match, item_topics
 from service.db.reference import Municipality, Topic
 from subscribers.models import Subscriber, subscriber_municipalities, subscriber_topics
@@ -103,7 +104,8 @@ async def _campaign_reach(s: AsyncSession, limit: int) -> list[dict]:
                                                .where(Delivery.campaign_id.in_(ids))
                                                .group_by(Delivery.campaign_id, Delivery.status))).all():
             counts.setdefault(cid, {})[status] = int(n)
-    return [{"id": c.id, "title": c.title, "kind": c.kind, "status": c.status,
+    reasons = await failure_reasons(s, [c.id for c in camps if c.status == "failed"])
+    return [{"id": c.id, "title": c.title, "kind": c.kind, "status": c.status, "reason": reasons.get(c.id, ""),
              "sent": counts.get(c.id, {}).get("sent", 0), "failed": counts.get(c.id, {}).get("failed", 0),
              "total": sum(counts.get(c.id, {}).values())} for c in camps]
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.campaigns.themes import check_theme
 from service.db.models import Campaign, CampaignItem, Item
+from service.delivery.headers import HeaderError, unstructured
 from service.errors import Conflict, Invalid, NotFound
 
 KINDS = ("press_release", "newsletter")
@@ -54,6 +55,11 @@ def validate(form: CampaignForm, templates_root: Path) -> None:
         problems["title"] = "Skriv en overskrift"
     elif len(form.title) > 300:
         problems["title"] = "Højst 300 tegn"
+    else:
+        try:  # the title becomes the mail's subject: refused now, not when every message is built
+            unstructured("Subject", form.title)
+        except HeaderError:
+            problems["title"] = "Overskriften må ikke indeholde linjeskift eller kontroltegn"
     if len(form.body_md) > 200_000:
         problems["body_md"] = "Teksten er for lang"
     if form.contact_email:

@@ -10,7 +10,10 @@ processes running it at once queue each message once.
                                           public_released_at is set (archive and feed
                                           show it from embargo_until on, by time alone)
     sending, public part done, no
-    delivery still queued/sending/deferred → sent
+    delivery still queued/sending/deferred → sent, or failed when not one of its
+                                          messages was sent (the reason is on its page
+                                          and the dashboard: its deliveries' errors)
+    failed, deliveries queued again        → sending (an admin retried them)
 """
 
 from __future__ import annotations
@@ -87,10 +90,19 @@ async def _release_public(runtime: "Runtime", cid: int, now: datetime, domain: s
 
 async def _finish(runtime: "Runtime", now: datetime) -> None:
     still_open = exists().where(Delivery.campaign_id == Campaign.id, Delivery.status.in_(OPEN))
+    any_sent = exists().where(Delivery.campaign_id == Campaign.id, Delivery.status == "sent")
+    any_failed = exists().where(Delivery.campaign_id == Campaign.id, Delivery.status == "failed")
+    done = (Campaign.status == "sending", Campaign.public_released_at.is_not(None), ~still_open)
     async with runtime.db.transaction() as s:
         await s.execute(
-            update(Campaign)
-            .where(Campaign.status == "sending", Campaign.public_released_at.is_not(None), ~still_open)
-            .values(status="sent", sent_at=now, updated_at=now)
-            .execution_options(synchronize_session=False)
+            update(Campaign).where(Campaign.status == "failed", still_open)
+            .values(status="sending", updated_at=now).execution_options(synchronize_session=False)
+        )
+        await s.execute(
+            update(Campaign).where(*done, any_failed, ~any_sent)
+            .values(status="failed", sent_at=None, updated_at=now).execution_options(synchronize_session=False)
+        )
+        await s.execute(
+            update(Campaign).where(*done)
+            .values(status="sent", sent_at=now, updated_at=now).execution_options(synchronize_session=False)
         )

@@ -33,6 +33,12 @@ class CampaignReport:
     def percent(self) -> int:
         return round(100 * self.done / self.total) if self.total else 100
 
+    @property
+    def reason(self) -> str:
+        """The most common error of its failed messages (why a failed campaign failed)."""
+        errors = [line.error for line in self.lines if line.status == "failed" and line.error]
+        return max(set(errors), key=errors.count) if errors else ""
+
 
 async def campaign_report(session: AsyncSession, campaign_id: int, *, with_lines: bool = True) -> CampaignReport:
     bounced = select(Bounce.id).where(Bounce.delivery_id == Delivery.id, Bounce.kind.in_(("hard", "soft"))).exists()
@@ -62,4 +68,20 @@ async def delivery_counts(session: AsyncSession, campaign_ids: list[int]) -> dic
     )).all()
     for cid, status, n in rows:
         out.setdefault(cid, {})[status] = n
+    return out
+
+
+async def failure_reasons(session: AsyncSession, campaign_ids: list[int]) -> dict[int, str]:
+    """campaign id -> the most common error of its failed messages (for the dashboard)."""
+    if not campaign_ids:
+        return {}
+    n = func.count().label("n")
+    rows = (await session.execute(
+        select(Delivery.campaign_id, Delivery.last_error, n)
+        .where(Delivery.campaign_id.in_(campaign_ids), Delivery.status == "failed", Delivery.last_error.is_not(None))
+        .group_by(Delivery.campaign_id, Delivery.last_error).order_by(Delivery.campaign_id, n.desc())
+    )).all()
+    out: dict[int, str] = {}
+    for cid, error, _ in rows:
+        out.setdefault(cid, error)
     return out

@@ -67,3 +67,48 @@ async def test_feed_item_reaches_confirmed_subscriber_only(db_url, tmp_path, smt
             assert len(smtp_server.to("leder@jobcenter.example.dk")) == len(mails)
         finally:
             await runtime.close()
+
+
+LOOK_ALIKE = "Ledigheden falder =?utf-8?q?=0D=0AX-Inj:_1?= i Aarhus"
+
+
+async def test_item35_a_feed_item_titled_like_an_encoded_word_arrives_with_the_title_as_written(
+        db_url, tmp_path, smtp_server, clock):
+    """Such a title used to be refused at render ("an encoded word hides a line break"), so
+    the alert never arrived. Now it arrives at the SMTP server, its Subject reads exactly as
+    the feed wrote it, and no header was injected."""
+    rss = (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Nyheder</title>'
+           f'<link>https://www.example.dk/</link><description>x</description>'
+           f'<item><title>{LOOK_ALIKE}</title><link>https://www.example.dk/a/1</link>'
+           f'<guid>https://www.example.dk/a/1</guid><pubDate>Mon, 23 Nov 2026 07:00:00 GMT</pubDate>'
+           f'<description>Tal for oktober.</description></item></channel></rss>')
+    async def feed(request):
+        return web.Response(text=rss, content_type="application/rss+xml")
+
+    feeds = web.Application()
+    feeds.router.add_get("/feed.xml", feed)
+    async with TestServer(feeds, host="127.0.0.1") as feed_server:
+        settings = make_settings(
+            db_url, tmp_path, smtp_server.port,
+            sources=[{"slug": "nyheder", "name": "Nyheder", "url": str(feed_server.make_url("/feed.xml")),
+                      "item_kind": "news", "topics": ["retningslinjer"]}],
+        )
+        runtime = build_runtime(settings, clock=clock)
+        try:
+            await _add_subscriber(runtime, "leder@jobcenter.example.dk", "active", ["retningslinjer"])
+            from service.delivery.worker import Worker
+            from service.matching.match import match_pending_items
+            from service.sources.poll import poll_due_sources
+            from service.sources.registry import sync_configured_sources
+
+            await sync_configured_sources(runtime)
+            await poll_due_sources(runtime)
+            await match_pending_items(runtime)
+            await Worker(runtime).drain()
+            [got] = smtp_server.to("leder@jobcenter.example.dk")
+            msg = got.message
+            assert LOOK_ALIKE in str(msg["Subject"])
+            assert "X-Inj" not in msg and all(k.lower() != "x-inj" for k in msg.keys())
+            assert LOOK_ALIKE in msg.get_body(("plain",)).get_content()
+        finally:
+            await runtime.close()

@@ -129,3 +129,61 @@ async def test_newsletter_goes_to_its_topic_only(runtime, db_kind):
     assert (d.recipient, d.language) == ("bp@example.org", "en")
     msg = await render(runtime, d.id)
     assert "Newsletter" in msg.text and "Unsubscribe" in msg.text
+
+
+LOOK_ALIKE = "Ledigheden faldt =?utf-8?q?=0D=0AX-Inj:_1?= i oktober"
+
+
+async def test_item35_a_look_alike_title_is_saved_and_sent_a_broken_one_refused_at_save_and_all_failed_is_failed(
+        runtime, smtp_server, db_kind):
+    """The campaign editor refuses a title the subject cannot carry (a control character),
+    with the field's error; a title that looks like an encoded word is saved and reaches the
+    SMTP server reading as written. When every message of a campaign fails (here the relay
+    refuses them all), the campaign ends as "Fejlet" with the reason on its page and on the
+    dashboard, where it used to stay "sending"."""
+    from service.delivery.worker import Worker
+    from tests.admin_support import csrf, staff_client
+
+    await add_press(runtime, "reporter@avisen.example", media_type="regional")
+    c = await staff_client(runtime, "pia@raadet.example", "press")
+    try:
+        form = {"csrf_token": csrf(c), "kind": "press_release", "lead": "", "body_md": "Tekst.", "theme": "standard",
+                "media_types": "regional"}
+        r = await c.post("/admin/campaigns/new", data={**form, "title": "Ledigheden\x0bfaldt"}, allow_redirects=False)
+        assert r.status == 422 and "må ikke indeholde linjeskift eller kontroltegn" in await r.text()
+
+        r = await c.post("/admin/campaigns/new", data={**form, "title": LOOK_ALIKE}, allow_redirects=False)
+        assert r.status == 303, await r.text()
+        sent_id = int(r.headers["Location"].split("/")[3].split("?")[0])
+        r = await c.post("/admin/campaigns/new", data={**form, "title": "Ingen kommer igennem"}, allow_redirects=False)
+        failed_id = int(r.headers["Location"].split("/")[3].split("?")[0])
+
+        now = runtime.clock.now()
+        async with runtime.db.transaction() as s:
+            await schedule(s, sent_id, scheduled_at=now, embargo_until=None, now=now)
+        await release_due(runtime)
+        await Worker(runtime).drain()
+        [got] = smtp_server.to("reporter@avisen.example")
+        assert str(got.message["Subject"]) == LOOK_ALIKE and "X-Inj" not in got.message
+
+        smtp_server.data_reply = "554 5.7.1 Afvist af politik"
+        async with runtime.db.transaction() as s:
+            await schedule(s, failed_id, scheduled_at=now, embargo_until=None, now=now)
+        await release_due(runtime)
+        await Worker(runtime).drain()
+        await release_due(runtime)
+        async with runtime.db.reader() as s:
+            assert (await s.get(Campaign, sent_id)).status == "sent"
+            assert (await s.get(Campaign, failed_id)).status == "failed"
+
+        page = await (await c.get(f"/admin/campaigns/{failed_id}")).text()
+        shown = TextOf(page).text
+        assert "Fejlet" in shown and "Ingen af mailene kunne sendes" in shown and "554 5.7.1 Afvist af politik" in shown
+    finally:
+        await c.close()
+    admin = await staff_client(runtime)
+    try:
+        board = TextOf(await (await admin.get("/admin/")).text()).text
+        assert "Ingen kommer igennem" in board and "Fejlet" in board and "554 5.7.1 Afvist af politik" in board
+    finally:
+        await admin.close()

@@ -82,8 +82,6 @@ def test_danish_names_and_long_danish_subjects_survive_a_round_trip():
         "Hej\u2028Bcc: offer@example.com",
         "Hej\u2029Bcc: offer@example.com",
         "Hej\u0085Bcc: offer@example.com",
-        "=?utf-8?q?Hej=0D=0ABcc:_offer@example.com?=",
-        "=?utf-8?b?SGVqDQpCY2M6IG9mZmVyQGV4YW1wbGUuY29t?=",
     ],
 )
 def test_nothing_from_data_injects_a_header(evil):
@@ -95,6 +93,33 @@ def test_nothing_from_data_injects_a_header(evil):
         build(Rendered(subject="ok", text="x", headers={"X-Budbringer-Kind": evil}))
     with pytest.raises(HeaderError):
         build(Rendered(subject="ok", text="x", unsubscribe_url="https://x.dk/" + evil))
+
+
+LOOK_ALIKES = [
+    "=?utf-8?q?Hej=0D=0ABcc:_offer@example.com?=",
+    "=?utf-8?b?SGVqDQpCY2M6IG9mZmVyQGV4YW1wbGUuY29t?=",
+    "Ledighed i Aarhus =?utf-8?q?=0D=0AX-Inj:_1?=",
+]
+
+
+@pytest.mark.parametrize("look_alike", LOOK_ALIKES)
+def test_item35_an_encoded_word_look_alike_in_free_text_is_sent_and_shows_literally(look_alike):
+    """It used to sink the message ("an encoded word hides a line break"). Encoded by us,
+    every = and ? of it too, it decodes once to exactly what was written, and no header is
+    added. Sent as it stands (a URL) it is still refused."""
+    for rendered, mail in ((Rendered(subject=look_alike, text="x"), MAIL),
+                           (Rendered(subject="ok", text="x", headers={"X-Budbringer-Kind": look_alike}), MAIL),
+                           (Rendered(subject="ok", text="x"), MailSettings(from_name=look_alike))):
+        raw = build(rendered, mail)
+        msg = parse(raw)
+        names = [line.split(":", 1)[0].lower() for line in header_lines(raw)]
+        assert "bcc" not in names and "x-inj" not in names
+        if mail is MAIL:
+            assert look_alike in (str(msg["Subject"]), str(msg["X-Budbringer-Kind"] or ""))
+        else:  # Python's reader puts a space where a long display name was split into words
+            assert msg["From"].addresses[0].display_name.replace(" ", "") == look_alike.replace(" ", "")
+    with pytest.raises(HeaderError):
+        build(Rendered(subject="ok", text="x", unsubscribe_url="https://x.dk/" + look_alike.replace(" ", "")))
 
 
 def test_a_literal_encoded_word_in_text_stays_literal():

@@ -157,7 +157,7 @@ async def editor(request: web.Request, form: dict | None = None, errors: dict | 
         item_ids = list((await s.scalars(select(CampaignItem.item_id).where(CampaignItem.campaign_id == c.id)
                                          .order_by(CampaignItem.position))).all())
         view = await campaign_view(s, c, tz, runtime.settings.service.base_url)
-        report = await campaign_report(s, c.id, with_lines=c.status in ("sending", "sent"))
+        report = await campaign_report(s, c.id, with_lines=c.status in ("sending", "sent", "failed"))
         choices = await _choices(s, runtime)
         corrections = (await s.execute(select(Campaign.id, Campaign.title, Campaign.status)
                                        .where(Campaign.corrects_id == c.id))).all()
