@@ -29,8 +29,8 @@ from pathlib import Path
 from sqlalchemy import text
 
 from benchmarks import env as E
+from benchmarks import sending
 from benchmarks.report import Figure, table
-from benchmarks.sink import count as sink_count
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,21 +75,26 @@ class Bench:
         self.opts = opts
         self.figures: dict[str, Figure] = {}
         self.sink_port = free_port()
+        self.relay_port = free_port()  # a sink that answers like a relay across a network
+        self.parts = set(opts.only.split(","))
 
     def add(self, name: str, unit: str, value: float, note: str = "") -> None:
         f = self.figures.setdefault(name, Figure(name, unit, note=note))
         f.runs.append(value)
         print(f"  {name}: {value:,.2f} {unit}", file=sys.stderr, flush=True)
 
+    def add_ratio(self, name: str, values: list[float], note: str) -> None:
+        ratio = Figure(name, "%", note=note)
+        ratio.runs = list(values)
+        self.figures[name] = ratio
+
     # ------------------------------------------------------------ 1. send
 
     async def send(self, kind: str, processes_list: list[int]) -> None:
+        """Digests: 1 (and 2) worker processes, a relay with latency, `budbringer run`'s default."""
         n = self.opts.messages
         async with E.database(kind, smtp_port=self.sink_port) as env:
-            extra = {"delivery": f"batch_size = {self.opts.batch}\nconcurrency = {self.opts.connections}"}
-            if self.opts.dkim:
-                extra["mail.dkim"] = self._dkim_key(env.root)
-            env.write_config(**extra)
+            sending.write_config(self, env)
             rt = env.runtime()
             try:
                 await E.add_subscribers(rt, n)
@@ -103,34 +108,11 @@ class Bench:
                 await rt.close()
             assert queued == n, f"{queued} digests queued for {n} subscribers"
             for processes in processes_list:
-                for run in range(self.opts.runs):
-                    await self._reset_deliveries(env)
-                    before, octets_before = await sink_count(self.sink_port)
-                    procs = [await child("worker", {"config": str(env.config), "name": f"bench-{k}",
-                                                    "profile": self._profile_path(f"worker-{kind}-{processes}-{k}")},
-                                         env.environ).start()
-                             for k in range(processes)]
-                    spies = [await self._py_spy(p, f"worker-{kind}-{processes}-{k}") for k, p in enumerate(procs)]
-                    start = time.perf_counter()
-                    for p in procs:
-                        p.go()
-                    results = [await p.result() for p in procs]
-                    took = time.perf_counter() - start
-                    for spy in spies:
-                        if spy:
-                            await spy.wait()
-                    after, octets_after = await sink_count(self.sink_port)
-                    sent = sum(r["tally"].get("sent", 0) for r in results)
-                    if sent != n or after - before != n:
-                        raise RuntimeError(f"send {kind}: {sent} recorded sent, {after - before} arrived, of {n}")
-                    self.message_size = (octets_after - octets_before) // n
-                    self.add(f"send.e2e.{kind}.{processes}proc", "messages/s", n / took,
-                             f"{n} digests of 10 items, ~{self.message_size // 1024} KB, {self.opts.connections} "
-                             f"connections per process{', DKIM' if self.opts.dkim else ''}")
-                    self.add("rss.worker", "MB", max(r["rss_mb"] for r in results))
-                    self.add(f"send.cpu.{kind}.{processes}proc", "% of one core per process",
-                             100 * sum(r["cpu_seconds"] for r in results) / took / processes,
-                             "worker CPU time (all threads) / wall time")
+                await sending.worker_runs(self, env, kind, "", processes, n, "digests of 10 items")
+            if "relay" in self.parts:
+                await sending.relay(self, env, kind, n)
+            if "run" in self.parts and kind == "postgres":
+                await sending.run_default(self, env, kind, n)
 
     async def _py_spy(self, proc: "Proc", name: str):
         """A sampling profile of a worker run (`--py-spy DIR`, needs py-spy): flame graph data."""
@@ -160,28 +142,8 @@ class Bench:
                                            serialization.NoEncryption()))
         return f'enabled = true\ndomain = "budbringer.example"\nselector = "bench"\nprivate_key_file = "{path}"'
 
-    async def _reset_deliveries(self, env) -> None:
-        rt = env.runtime()
-        try:
-            async with rt.db.transaction() as s:
-                await s.execute(text(
-                    "UPDATE deliveries SET status = 'queued', attempts = 0, sent_at = NULL, lease_until = NULL, "
-                    "claimed_by = NULL, body = NULL, subject = NULL, last_error = NULL, possible_duplicate = false"))
-            if rt.db.is_postgres:  # fresh statistics, as after a real digest run
-                async with rt.db.transaction() as s:
-                    await s.execute(text("ANALYZE deliveries"))
-        finally:
-            await rt.close()
-
     async def raw(self) -> None:
-        size = getattr(self, "message_size", 12_000)
-        for _ in range(self.opts.runs):
-            p = await child("raw", {"port": self.sink_port, "size": size, "count": self.opts.messages,
-                                    "connections": self.opts.connections}, dict(os.environ)).start()
-            p.go()
-            r = await p.result()
-            self.add("send.raw", "messages/s", r["sent"] / r["seconds"],
-                     f"aiosmtplib, pre-built {r['size'] // 1024} KB messages, {self.opts.connections} connections")
+        await sending.raw(self, "send.raw", getattr(self, "message_size", 12_000))
 
     # ------------------------------------------------------------ 2. fan-out
 
@@ -246,36 +208,80 @@ class Bench:
     # ------------------------------------------------------------ 4. signup page
 
     async def signup(self, kind: str) -> None:
+        """GET / and POST / under 100 closed-loop clients, and signups arriving at a fixed rate
+        (open loop) with a send worker beside the web process, to time the confirmation mail."""
         port = free_port()
-        async with E.database(kind) as env:
+        async with E.database(kind, smtp_port=self.sink_port) as env:
             url = f"http://127.0.0.1:{port}"
             # The service's own address (its cookies are not Secure over plain http); a signup
             # limit per address far above the load, which all comes from 127.0.0.1.
             env.write_config(base_url=url, web=f"port = {port}\nsignup_per_ip_per_hour = 100000000")
-            # Its log goes to a file: a pipe nobody reads fills up and stops the server mid-run.
-            log = open(env.root / "web.log", "wb")
-            web = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "service", "--config", str(env.config), "run", "--role", "web",
-                stdout=subprocess.DEVNULL, stderr=log, env=env.environ, cwd=ROOT)
+            web = await self._start(env, "web")
             try:
                 await self._wait_for(url + "/healthz", web, env.root / "web.log")
-                for mode in ("get", "post"):
-                    for _ in range(self.opts.runs):
-                        out = await asyncio.create_subprocess_exec(
-                            sys.executable, "-m", "benchmarks.load", url, mode, str(self.opts.clients),
-                            str(self.opts.requests), stdout=subprocess.PIPE, env=env.environ, cwd=ROOT)
-                        r = json.loads((await out.communicate())[0].decode().strip().splitlines()[-1])
-                        if r["errors"]:
-                            raise RuntimeError(f"signup {mode}: {r['errors']} errors, first: {r['first_error']}")
-                        note = f"{self.opts.clients} concurrent clients, {r['requests']} requests"
-                        self.add(f"signup.{kind}.{mode}.rps", "requests/s", r["rps"], note)
-                        self.add(f"signup.{kind}.{mode}.p50", "ms", r["p50_ms"], note)
-                        self.add(f"signup.{kind}.{mode}.p99", "ms", r["p99_ms"], note)
+                await self._closed(kind, url, env, "get")
+                if self.opts.open_rate:
+                    worker = await self._start(env, "worker")
+                    try:
+                        for _ in range(self.opts.runs):
+                            await self._open(kind, url, env)
+                    finally:
+                        worker.terminate()
+                        await worker.wait()
+                await self._closed(kind, url, env, "post")
                 self.add("rss.web", "MB", _vm_hwm_mb(web.pid))
             finally:
                 web.terminate()
                 await web.wait()
-                log.close()
+
+    async def _start(self, env, role: str):
+        # Its log goes to a file: a pipe nobody reads fills up and stops the server mid-run.
+        log = open(env.root / f"{role}.log", "wb")
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "service", "--config", str(env.config), "run", "--role", role,
+            stdout=subprocess.DEVNULL, stderr=log, env=env.environ, cwd=ROOT)
+        log.close()  # the child has its own copy
+        return proc
+
+    async def _load(self, env, *argv: str) -> dict:
+        out = await asyncio.create_subprocess_exec(sys.executable, "-m", "benchmarks.load", *argv,
+                                                   stdout=subprocess.PIPE, env=env.environ, cwd=ROOT)
+        r = json.loads((await out.communicate())[0].decode().strip().splitlines()[-1])
+        if r["errors"]:
+            raise RuntimeError(f"signup {argv[1]}: {r['errors']} errors, first: {r['first_error']}")
+        return r
+
+    async def _closed(self, kind: str, url: str, env, mode: str) -> None:
+        for _ in range(self.opts.runs):
+            r = await self._load(env, url, mode, str(self.opts.clients), str(self.opts.requests))
+            note = f"{self.opts.clients} concurrent clients (closed loop), {r['requests']} requests"
+            self.add(f"signup.{kind}.{mode}.rps", "requests/s", r["rps"], note)
+            self.add(f"signup.{kind}.{mode}.p50", "ms", r["p50_ms"], note)
+            self.add(f"signup.{kind}.{mode}.p99", "ms", r["p99_ms"], note)
+
+    async def _open(self, kind: str, url: str, env) -> None:
+        from benchmarks.sink import arrivals
+
+        rate, seconds = self.opts.open_rate, self.opts.open_seconds
+        r = await self._load(env, url, "open", str(rate), str(seconds))
+        rate_label = f"{rate:g}"
+        note = f"signups arriving at {rate:g}/s for {seconds:g} s (open loop), latency from when each was due"
+        self.add(f"signup.{kind}.open{rate_label}.p50", "ms", r["p50_ms"], note)
+        self.add(f"signup.{kind}.open{rate_label}.p99", "ms", r["p99_ms"], note)
+        due = r["due"]
+        deadline = time.monotonic() + 60
+        while True:  # every confirmation mail must reach the sink
+            got = {k: v for k, v in (await arrivals(self.sink_port)).items() if k in due}
+            if len(got) == len(due) or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        if len(got) != len(due):
+            raise RuntimeError(f"signup {kind}: {len(got)} of {len(due)} confirmation mails arrived within a minute")
+        waits = sorted(got[k] - due[k] for k in due)
+        self.add(f"signup.{kind}.confirm.p50", "s", waits[len(waits) // 2], "signup due → its confirmation at the sink, "
+                 "with one `run --role worker` process beside the web process")
+        self.add(f"signup.{kind}.confirm.p99", "s", waits[min(len(waits) - 1, round(0.99 * (len(waits) - 1)))],
+                 "signup due → its confirmation at the sink")
 
     async def _wait_for(self, url: str, proc, log: Path) -> None:
         import aiohttp
@@ -319,6 +325,12 @@ async def main_async(opts) -> None:
     sink = await asyncio.create_subprocess_exec(sys.executable, "-m", "benchmarks.sink", str(bench.sink_port),
                                                 stdout=subprocess.PIPE, cwd=ROOT)
     await sink.stdout.readline()
+    relay = None
+    if "send" in only and "relay" in only:
+        relay = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "benchmarks.sink", str(bench.relay_port), "--data-delay", str(sending.RELAY_DATA_DELAY),
+            "--connect-delay", str(sending.RELAY_CONNECT_DELAY), stdout=subprocess.PIPE, cwd=ROOT)
+        await relay.stdout.readline()
     print(f"# {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {machine()}; event loop {loop_name()}", file=sys.stderr)
     try:
         started = time.perf_counter()
@@ -333,11 +345,21 @@ async def main_async(opts) -> None:
                 await bench.send(kind, [1, 2] if kind == "postgres" else [1])
                 if "send.raw" not in bench.figures:
                     await bench.raw()
+            if "newsletter" in only:
+                for kind in dbs:
+                    await sending.newsletter(bench, kind)
+                await sending.raw(bench, "send.raw.newsletter", bench.newsletter_size)
+            await sending.raw(bench, "send.raw.transport", bench.message_size, client="transport")
+            raw = {"send.raw": bench.figures["send.raw"].median,
+                   "send.raw.newsletter": bench.figures["send.raw.newsletter"].median if "newsletter" in only else None}
             for f in [f for f in bench.figures.values() if f.name.startswith("send.e2e.")]:
-                ratio = Figure(f.name.replace("e2e", "ratio"), "% of raw", note="median e2e / median raw, same run")
-                ratio.runs = [100 * r / bench.figures["send.raw"].median for r in f.runs]
-                bench.figures[ratio.name] = ratio
+                limit = raw["send.raw.newsletter"] if ".newsletter." in f.name else raw["send.raw"]
+                bench.add_ratio(f.name.replace("e2e", "ratio"), [100 * r / limit for r in f.runs],
+                                "median e2e / median raw (aiosmtplib, same size), same run")
             lap("send (setup and runs)")
+        if "memory" in only:
+            await sending.memory(bench)
+            lap("memory (100,000 messages)")
         if "fanout" in only:
             for kind in dbs:
                 await bench.fanout(kind)
@@ -351,8 +373,10 @@ async def main_async(opts) -> None:
                 await bench.signup(kind)
                 lap(f"signup on {kind}")
     finally:
-        sink.terminate()
-        await sink.wait()
+        for p in (sink, relay):
+            if p is not None:
+                p.terminate()
+                await p.wait()
     for f in bench.figures.values():
         print(f.as_json(), flush=True)
     print("\n" + table(bench.figures), file=sys.stderr)
@@ -360,16 +384,22 @@ async def main_async(opts) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
-    p.add_argument("--only", default="send,fanout,digest,signup", help="comma-separated: send, fanout, digest, signup")
+    p.add_argument("--only", default="send,newsletter,relay,run,fanout,digest,signup,memory",
+                   help="comma-separated: send (digests; with newsletter, relay, run: those send figures too), "
+                        "fanout, digest, signup, memory")
     p.add_argument("--db", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     p.add_argument("--runs", type=int, default=3, help="times each figure is measured")
     p.add_argument("--messages", type=int, default=4000, help="messages per send run")
-    p.add_argument("--connections", type=int, default=8, help="SMTP connections per worker process")
+    p.add_argument("--connections", type=int, default=0,
+                   help="delivery.concurrency for the worker processes (0: the product's default)")
     p.add_argument("--batch", type=int, default=200, help="deliveries a worker claims at once")
     p.add_argument("--dkim", action="store_true", help="sign every message (RSA 2048)")
     p.add_argument("--subscribers", type=int, default=100_000, help="subscribers for fan-out and digests")
+    p.add_argument("--memory-messages", type=int, default=100_000, help="digests one worker sends in the memory run")
     p.add_argument("--clients", type=int, default=100, help="concurrent clients on the signup page")
-    p.add_argument("--requests", type=int, default=1000, help="requests per signup run")
+    p.add_argument("--requests", type=int, default=1000, help="requests per closed-loop signup run")
+    p.add_argument("--open-rate", type=float, default=100, help="signups per second in the open-loop run (0: none)")
+    p.add_argument("--open-seconds", type=float, default=10, help="how long signups keep arriving in the open loop")
     p.add_argument("--profile", type=Path, help="write cProfile stats of each worker run into this directory")
     p.add_argument("--py-spy", type=Path, help="record a py-spy sampling profile of each worker run here")
     opts = p.parse_args()

@@ -74,33 +74,77 @@ async def worker(args: dict) -> dict:
             "rss_mb": peak_rss_mb()}
 
 
-async def raw(args: dict) -> dict:
-    """The raw limit: aiosmtplib sending one pre-built message of the given size to the
-    sink over the same number of connections as the worker uses, as fast as it can."""
-    import aiosmtplib
-
-    size, count, connections = args["size"], args["count"], args["connections"]
+def _raw_message(size: int) -> bytes:
     head = (b"From: nyheder@budbringer.example\r\nTo: modtager@example.dk\r\nSubject: Raw limit\r\n"
             b"Message-ID: <raw@budbringer.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n")
     line = b"Ledigheden i Region Midtjylland faldt igen i september, og raadet foelger op.\r\n"
-    message = head + line * max(1, (size - len(head)) // len(line))
+    return head + line * max(1, (size - len(head)) // len(line))
+
+
+async def raw(args: dict) -> dict:
+    """The raw limit: aiosmtplib sending one pre-built message of the given size to the
+    sink over the same number of connections as the worker uses, as fast as it can.
+
+    With `"client": "transport"` the same, but through the product's own transport
+    (`SmtpTransport.send`, what the worker calls): the ceiling of the send path itself."""
+    size, count, connections = args["size"], args["count"], args["connections"]
+    message = _raw_message(size)
+    share = [count // connections + (1 if k < count % connections else 0) for k in range(connections)]
+    if args.get("client") == "transport":
+        from service.delivery.transport import SmtpTransport
+        from service.settings import SmtpServer
+
+        transport = SmtpTransport([SmtpServer(host="127.0.0.1", port=args["port"])], pool_size=connections)
+        # Open the connections before the clock starts, as for aiosmtplib below.
+        await asyncio.gather(*(transport.send("bounce@budbringer.example", f"opvarm{k}@example.dk", message)
+                               for k in range(connections)))
+        await _ready_then_go()
+        cpu_start, start = cpu_seconds(), time.perf_counter()
+
+        async def run_transport(n):
+            for i in range(n):
+                result = await transport.send("bounce@budbringer.example", f"modtager{i}@example.dk", message)
+                assert result.ok, result
+
+        await asyncio.gather(*(run_transport(n) for n in share))
+        took, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
+        await transport.close()
+        return {"sent": count, "size": len(message), "seconds": took, "cpu_seconds": cpu,
+                "rss_mb": peak_rss_mb(), "warm_up": connections}
+    import aiosmtplib
+
     clients = [aiosmtplib.SMTP(hostname="127.0.0.1", port=args["port"], start_tls=False, use_tls=False)
                for _ in range(connections)]
     for c in clients:
         await c.connect()
     await _ready_then_go()
-    start = time.perf_counter()
+    cpu_start, start = cpu_seconds(), time.perf_counter()
 
     async def run(client, n):
         for i in range(n):
             await client.sendmail("bounce@budbringer.example", [f"modtager{i}@example.dk"], message)
 
-    share = [count // connections + (1 if k < count % connections else 0) for k in range(connections)]
     await asyncio.gather(*(run(c, n) for c, n in zip(clients, share)))
-    took = time.perf_counter() - start
+    took, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
     for c in clients:
         await c.quit()
-    return {"sent": count, "size": len(message), "seconds": took, "rss_mb": peak_rss_mb()}
+    return {"sent": count, "size": len(message), "seconds": took, "cpu_seconds": cpu, "rss_mb": peak_rss_mb(),
+            "warm_up": 0}
+
+
+async def release(args: dict) -> dict:
+    """Release the due campaigns (what the scheduler's release job runs): one delivery per
+    recipient queued through the outbox."""
+    from benchmarks.env import runtime_for
+    from service.campaigns.release import release_due
+
+    runtime = runtime_for(args["config"])
+    await _ready_then_go()
+    start = time.perf_counter()
+    queued = await release_due(runtime)
+    took = time.perf_counter() - start
+    await runtime.close()
+    return {"queued": queued, "seconds": took, "rss_mb": peak_rss_mb()}
 
 
 async def fanout(args: dict) -> dict:
@@ -138,7 +182,7 @@ async def digest(args: dict) -> dict:
     return {"queued": queued, "seconds": took, "rss_mb": peak_rss_mb()}
 
 
-JOBS = {"worker": worker, "raw": raw, "fanout": fanout, "digest": digest}
+JOBS = {"worker": worker, "raw": raw, "release": release, "fanout": fanout, "digest": digest}
 
 
 def main() -> None:

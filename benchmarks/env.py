@@ -184,5 +184,19 @@ async def add_items(runtime, n: int, *, first_figures: bool = True, tag: str = "
     return ids
 
 
+async def add_newsletter(runtime, body_md: str, *, topics: list[str]) -> int:
+    """A newsletter to the subscribers of `topics`, due now (the release job sends it)."""
+    from service.campaigns.compose import CampaignForm, create_campaign
+    from service.campaigns.schedule import schedule
+
+    async with runtime.db.transaction() as s:
+        cid = await create_campaign(s, CampaignForm(
+            kind="newsletter", title="Best Practice nr. 12 – jobcentre, der lykkes", lead="Tre ting, der virker.",
+            body_md=body_md, topics=topics, contact_name="Mette Madsen", contact_email="mette@example.dk",
+            contact_phone="+45 12 34 56 78", focus="Langtidsledighed"), now=NOW, templates_root=runtime.templates.root)
+        await schedule(s, cid, scheduled_at=NOW, embargo_until=None, now=NOW)
+    return cid
+
+
 def python() -> str:
     return sys.executable
