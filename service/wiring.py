@@ -14,7 +14,8 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.bounces.audience import suppress
-from service.campaigns.render import render_campaign, render_draft_notice
+from service.campaigns.mailing import render_campaign
+from service.campaigns.render import render_draft_notice
 from service.clock import Clock, SystemClock
 from service.db.engine import Database
 from service.delivery.transport import Transport, transport_from_settings

@@ -43,17 +43,19 @@ def values(reader: Reader) -> dict[str, tuple[str, bool]]:
     return {"fornavn": (first or fb, not first), "navn": (name or fb, not name), "hilsen": (f"{dear} {first or fb}", not first)}
 
 
+def value(vals: dict[str, tuple[str, bool]], reader: Reader, field: str, own_fallback: str | None, *,
+          escape: bool) -> str:
+    """What one placeholder becomes for this reader (`vals` = `values(reader)`)."""
+    text, is_fallback = vals[field]
+    if is_fallback and own_fallback:
+        text = text.replace(_fallback(reader), own_fallback.strip()) if field == "hilsen" else own_fallback.strip()
+    return html.escape(text, quote=True) if escape else text
+
+
 def fill(text: str, reader: Reader, *, escape: bool) -> str:
     """Replace the placeholders in a rendered mail part (escape=True for HTML)."""
     vals = values(reader)
-
-    def one(m: re.Match) -> str:
-        value, is_fallback = vals[m.group(1)]
-        if is_fallback and m.group(2):
-            value = value.replace(_fallback(reader), m.group(2).strip()) if m.group(1) == "hilsen" else m.group(2).strip()
-        return html.escape(value, quote=True) if escape else value
-
-    return PATTERN.sub(one, text)
+    return PATTERN.sub(lambda m: value(vals, reader, m.group(1), m.group(2), escape=escape), text)
 
 
 def used(text: str) -> list[str]:

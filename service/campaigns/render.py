@@ -1,5 +1,7 @@
-"""Mail for campaigns: `render_campaign` (kinds press_release, newsletter) and
-`render_draft_notice` (kind draft_notice: "a draft is ready" to press officers).
+"""Mail for campaigns, one at a time: `compose_mail` (previews, test sends, and the reference
+for the send worker's `service.campaigns.mailing`, which renders a campaign once for its
+many recipients) and `render_draft_notice` (kind draft_notice: "a draft is ready" to
+press officers).
 
 The theme folder decides the look (`templates/themes/<theme>/email.{html,txt}`). A press
 copy sent before the embargo carries "Under embargo til <local time>" in the subject and
@@ -10,6 +12,7 @@ after rendering, escaped in the HTML part.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -34,11 +37,14 @@ class CampaignGone(LookupError):
     pass
 
 
-def _clean_subject(text: str) -> str:
+def clean_subject(text: str) -> str:
     return " ".join(text.split())[:250]
 
 
-async def render_campaign(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery") -> Rendered:
+async def render_one(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery") -> Rendered:
+    """One campaign delivery rendered alone, everything read afresh: test sends (their
+    campaign may still be edited) and the reference the send worker's renderer
+    (`service.campaigns.mailing`) is held to, byte for byte."""
     params = delivery.params or {}
     cid = delivery.campaign_id or params.get("campaign_id")
     c = await session.get(Campaign, cid) if cid else None
@@ -55,16 +61,50 @@ async def render_campaign(runtime: "Runtime", session: "AsyncSession", delivery:
                               test=bool(params.get("test")), reader_name=name, subscriber_id=delivery.subscriber_id)
 
 
+@dataclass(frozen=True)
+class Unfilled:
+    """A campaign mail as the theme renders it, before the reader's merge fields are filled."""
+
+    subject: str
+    html: str
+    text: str
+    unsubscribe_url: str | None
+    headers: dict[str, str]
+    attachments: tuple[Attachment, ...]
+
+
+def reader_of(c: Campaign, part: str, name: str, lang: str) -> merge.Reader:
+    """Who the merge fields speak to: a journalist (press copies, a press release's test) or a reader."""
+    press = part == "press" or (part == "test" and c.kind == "press_release")
+    return merge.Reader(name, "press" if press else "sub", lang)
+
+
+def filled(mail: Unfilled, reader: merge.Reader) -> Rendered:
+    return Rendered(
+        subject=clean_subject(merge.fill(mail.subject, reader, escape=False)),
+        text=merge.fill(mail.text, reader, escape=False), html=merge.fill(mail.html, reader, escape=True),
+        unsubscribe_url=mail.unsubscribe_url, headers=dict(mail.headers), attachments=mail.attachments)
+
+
 async def compose_mail(runtime: "Runtime", session: "AsyncSession", c: Campaign, *, part: str, lang: str,
                        created_at, test: bool = False, reader_name: str = "", subscriber_id: int | None = None,
                        item_ids: list[int] | None = None) -> Rendered:
     """One recipient's mail: rendered by the theme, then the merge fields filled for them.
     `c` may be unsaved (the editor's live preview), with its items given as `item_ids`."""
+    under_embargo = bool(c.embargo_until and created_at < c.embargo_until)
+    foot = await _footer(runtime, session, subscriber_id, c, part, lang, test)
+    mail = await unfilled(runtime, session, c, lang=lang, under_embargo=under_embargo, test=test, foot=foot,
+                          item_ids=item_ids)
+    return filled(mail, reader_of(c, part, reader_name, lang))
+
+
+async def unfilled(runtime: "Runtime", session: "AsyncSession", c: Campaign, *, lang: str, under_embargo: bool,
+                   test: bool, foot: dict, item_ids: list[int] | None = None) -> Unfilled:
+    """The theme's mail for this part of the audience, with `foot` as its footer."""
     settings = runtime.settings
     tz = settings.service.tz()
     base = settings.service.base_url
     view = await campaign_view(session, c, tz, base, lang, item_ids=item_ids)
-    under_embargo = bool(c.embargo_until and created_at < c.embargo_until)
     embargo_text = ""
     if under_embargo:
         when = format_local(c.embargo_until, tz, lang)
@@ -76,7 +116,6 @@ async def compose_mail(runtime: "Runtime", session: "AsyncSession", c: Campaign,
         subject = f"{embargo_text}: {subject}"
     if test:
         subject = f"[TEST] {subject}"
-    foot = await _footer(runtime, session, subscriber_id, c, part, lang, test)
     ctx = {
         "lang": lang,
         "c": view,
@@ -87,46 +126,51 @@ async def compose_mail(runtime: "Runtime", session: "AsyncSession", c: Campaign,
         "footer": foot,
     }
     html, text = runtime.templates.render_email(f"{c.theme}/email", ctx)
-    reader = merge.Reader(reader_name, "press" if part == "press" or (part == "test" and c.kind == "press_release")
-                          else "sub", lang)
     atts = [] if c.id is None else (await session.execute(
         select(CampaignAttachment.filename, CampaignAttachment.content_type, CampaignAttachment.data)
         .where(CampaignAttachment.campaign_id == c.id).order_by(CampaignAttachment.id)
     )).all()
-    unsubscribe = foot["unsubscribe_url"] or None
-    return Rendered(
-        subject=_clean_subject(merge.fill(subject, reader, escape=False)), text=merge.fill(text, reader, escape=False),
-        html=merge.fill(html, reader, escape=True), unsubscribe_url=unsubscribe,
-        headers={"X-Budbringer-Kind": c.kind, "X-Budbringer-Campaign": str(c.id or 0)},
-        attachments=tuple(Attachment(a.filename, a.content_type, a.data) for a in atts),
-    )
+    return Unfilled(subject=subject, html=html, text=text, unsubscribe_url=foot["unsubscribe_url"] or None,
+                    headers={"X-Budbringer-Kind": c.kind, "X-Budbringer-Campaign": str(c.id or 0)},
+                    attachments=tuple(Attachment(a.filename, a.content_type, a.data) for a in atts))
 
 
-async def _footer(runtime: "Runtime", session: "AsyncSession", subscriber_id: int | None, c: Campaign, part: str,
-                  lang: str, test: bool) -> dict:
-    """Why the reader gets this mail. A newsletter's (and a press release's subscriber copy's)
-    footer is a subscriber's; a press copy's is the press list's; a test says it is one."""
+def as_subscriber(c: Campaign, part: str) -> bool:
+    """A newsletter's footer (and a press release's subscriber copy's) is a subscriber's."""
+    return part == "sub" or (part == "test" and c.kind == "newsletter")
+
+
+async def reason(runtime: "Runtime", session: "AsyncSession", c: Campaign, part: str, lang: str, test: bool) -> tuple[str, str]:
+    """(why the reader gets this mail, the topic an unsubscribe link names)."""
     org = runtime.settings.service.organisation
     en = lang == "en"
     topics = list((c.audience or {}).get("topics") or [])
     if c.kind == "press_release":
         topics = [runtime.settings.campaigns.press_topic, *topics]
     slug = topics[0] if topics else ""
-    as_subscriber = part == "sub" or (part == "test" and c.kind == "newsletter")
-    if as_subscriber:
+    if as_subscriber(c, part):
         name = await session.scalar(select(Topic.name_en if en else Topic.name_da).where(Topic.slug == slug)) or slug
-        reason = (f"You receive this because you subscribe to “{name}” from {org}." if en
-                  else f"Du får denne mail, fordi du abonnerer på »{name}« fra {org}.")
+        why = (f"You receive this because you subscribe to “{name}” from {org}." if en
+               else f"Du får denne mail, fordi du abonnerer på »{name}« fra {org}.")
+    else:
+        why = (f"You receive this because you are on the press list of {org}. Reply to be removed."
+               if en else f"Du får denne mail, fordi du står på presselisten hos {org}. Svar på mailen, hvis du vil afmeldes.")
+    if test:
+        why += " Test send – to you only." if en else " Testudsendelse – kun til dig."
+    return why, slug
+
+
+async def _footer(runtime: "Runtime", session: "AsyncSession", subscriber_id: int | None, c: Campaign, part: str,
+                  lang: str, test: bool) -> dict:
+    """Why the reader gets this mail. A newsletter's (and a press release's subscriber copy's)
+    footer is a subscriber's; a press copy's is the press list's; a test says it is one."""
+    why, slug = await reason(runtime, session, c, part, lang, test)
+    if as_subscriber(c, part):
         sub = await session.get(Subscriber, subscriber_id) if subscriber_id and not test else None
         if sub is not None:
-            return footer(runtime, lang=lang, reason=reason, subscriber_id=sub.id,
-                          token_version=sub.token_version, topic=slug)
-    else:
-        reason = (f"You receive this because you are on the press list of {org}. Reply to be removed."
-                  if en else f"Du får denne mail, fordi du står på presselisten hos {org}. Svar på mailen, hvis du vil afmeldes.")
-    if test:
-        reason += " Test send – to you only." if en else " Testudsendelse – kun til dig."
-    return footer(runtime, lang=lang, reason=reason)
+            return footer(runtime, lang=lang, reason=why, subscriber_id=sub.id, token_version=sub.token_version,
+                          topic=slug)
+    return footer(runtime, lang=lang, reason=why)
 
 
 async def render_draft_notice(runtime: "Runtime", session: "AsyncSession", delivery: "Delivery") -> Rendered:
@@ -146,7 +190,7 @@ async def render_draft_notice(runtime: "Runtime", session: "AsyncSession", deliv
     }
     html, text = runtime.templates.render_email("draft_notice", ctx)
     prefix = "Reviderede tal – kladden er opdateret" if ctx["revised"] else "Ny kladde til pressemeddelelse"
-    return Rendered(subject=_clean_subject(f"{prefix}: {c.title}"), text=text, html=html,
+    return Rendered(subject=clean_subject(f"{prefix}: {c.title}"), text=text, html=html,
                     headers={"X-Budbringer-Kind": "draft_notice"})
 
 

@@ -36,7 +36,7 @@ PEOPLE = [
     # email, name, language, frequency, politician, topics, municipalities
     ("hanne@example.dk", "Hanne Jensen", "da", "immediate", True,
      ("ledighedstal", "analyser", "presse", "best-practice"), ("751",)),
-    ("john@example.com", "John Smith", "en", "immediate", False, ("ledighedstal", "best-practice"), ()),
+    ("john@example.com", "<Jo>&Jane Smith", "en", "immediate", False, ("ledighedstal", "best-practice"), ()),
     ("dorte@example.dk", "", "da", "daily", False, ("ledighedstal", "retningslinjer", "best-practice", "presse"),
      ("730", "615")),
     ("emma@example.com", "Emma Brown", "en", "daily", True, ("analyser", "ledighedstal", "presse"), ()),
@@ -92,8 +92,13 @@ def counted_boundaries(monkeypatch) -> None:
 def fixed_token_versions(monkeypatch) -> None:
     """New subscribers' first token versions 1001, 1002, … (random in production)."""
     counter = itertools.count(1000)
-    monkeypatch.setattr("subscribers.models.first_token_version", lambda: next(counter) + 1)
-    monkeypatch.setattr(Subscriber.__table__.c.token_version.default, "arg", lambda ctx: next(counter) + 1)
+
+    class Counted:
+        @staticmethod
+        def randbelow(_n: int) -> int:
+            return next(counter)
+
+    monkeypatch.setattr("subscribers.models.secrets", Counted)
 
 
 def fixed_dkim_time(monkeypatch, runtime) -> None:
