@@ -122,6 +122,7 @@ class Bench:
         exe = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")  # the venv's, if not on PATH
         spy = await asyncio.create_subprocess_exec(
             exe, "record", "--pid", str(proc.p.pid), "--format", "raw", "--rate", "250", "--nonblocking",
+            *(["--idle", "--threads"] if self.opts.py_spy_idle else []),
             "--output", str(self.opts.py_spy / f"{name}.txt"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         await asyncio.sleep(0.5)  # let it attach
         return spy
@@ -402,6 +403,7 @@ def main() -> None:
     p.add_argument("--open-seconds", type=float, default=10, help="how long signups keep arriving in the open loop")
     p.add_argument("--profile", type=Path, help="write cProfile stats of each worker run into this directory")
     p.add_argument("--py-spy", type=Path, help="record a py-spy sampling profile of each worker run here")
+    p.add_argument("--py-spy-idle", action="store_true", help="with --py-spy: waiting time too, per thread")
     opts = p.parse_args()
     asyncio.run(main_async(opts))
 

@@ -144,7 +144,9 @@ class MailSettings(Section):
 
 class DeliverySettings(Section):
     batch_size: int = Field(100, ge=1, description="Deliveries claimed per batch.")
-    concurrency: int = Field(8, ge=1, description="SMTP connections used at once.")
+    concurrency: int = Field(8, ge=1, le=1000, description=(
+        "Messages in flight per worker process, one kept-open SMTP connection each: 8 for a relay on the LAN, "
+        "about rate × round trip further away (64 at 20 ms); a relay that answers 421 gets fewer."))
     lease_seconds: int = Field(300, ge=10, description="A claim not recorded within this is taken back.")
     idle_poll_seconds: float = Field(1.0, gt=0, description="How often an idle worker looks for work.")
     rate_per_second: float = Field(0, ge=0, description="Send rate cap (0 = none).")

@@ -67,7 +67,7 @@ def build_runtime(
         settings=settings,
         db=Database(settings.database),
         clock=clock,
-        transport=transport or transport_from_settings(settings.mail),
+        transport=transport or transport_from_settings(settings.mail, pool_size=settings.delivery.concurrency),
         fetcher=fetcher or Fetcher(settings.fetch),
         templates=Templates(settings.service.templates_dir),
         links=Links(settings.service.base_url, signer, settings.subscribers),

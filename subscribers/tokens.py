@@ -10,6 +10,7 @@ bumping it revokes every link issued before. Verification compares in constant t
 from __future__ import annotations
 
 import base64
+import binascii
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -40,8 +41,12 @@ class TokenData:
     extra: str
 
 
+_URLSAFE = bytes.maketrans(b"+/", b"-_")
+
+
 def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    # base64.urlsafe_b64encode, without its two Python calls: a digest signs ~12 links.
+    return binascii.b2a_base64(data, newline=False).translate(_URLSAFE).rstrip(b"=").decode("ascii")
 
 
 def _unb64(text: str) -> bytes:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from email.header import decode_header
+from functools import lru_cache
 
 MAX_LINE = 998  # RFC 5322 hard limit, CRLF excluded
 
@@ -118,6 +119,9 @@ def encode_words(text: str, first_room: int = 60) -> str:
     return "\r\n ".join(words)
 
 
+# A digest run sends the same subject and sender 100,000 times: encoded once each. Both are
+# pure functions of their text (a refused value raises every time: exceptions are not kept).
+@lru_cache(maxsize=4096)
 def unstructured(name: str, value: str) -> str:
     """`Name: value` for free text (Subject, extra headers): plain when safe ASCII, else
     encoded (always when it holds "=?", so a look-alike of an encoded word shows literally)."""
@@ -148,6 +152,7 @@ def fold(value: str, start: int, width: int = 78) -> str:
     return "\r\n ".join(out)
 
 
+@lru_cache(maxsize=256)
 def mailbox(display_name: str, addr: str, what: str = "mailbox") -> str:
     """`Name <addr>` with the name quoted or RFC 2047-encoded as needed."""
     addr = address(addr, what)

@@ -148,18 +148,20 @@ _QP_MAX = 20_000
 
 
 def _qp(text: str) -> bytes:
-    normal = text.replace("\r\n", "\n").replace("\r", "\n")
-    if normal.endswith("\n"):
-        normal = normal[:-1]
-    lines = _QP_LINES
-    if len(lines) > _QP_MAX:
-        lines.clear()
-    out = []
-    for line in normal.split("\n"):
-        encoded = lines.get(line)
-        if encoded is None:
-            encoded = lines[line] = binascii.b2a_qp(line.encode("utf-8") + b"\r\n", istext=True)
-        out.append(encoded)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    if text.endswith("\n"):
+        text = text[:-1]
+    store = _QP_LINES
+    if len(store) > _QP_MAX:
+        store.clear()
+    lines = text.split("\n")
+    out = list(map(store.get, lines))  # most are there: looked up without a Python loop
+    if None in out:
+        for i, encoded in enumerate(out):
+            if encoded is None:
+                line = lines[i]
+                out[i] = store[line] = binascii.b2a_qp(line.encode("utf-8") + b"\r\n", istext=True)
     return b"".join(out)
 
 
