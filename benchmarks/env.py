@@ -184,6 +184,18 @@ async def add_items(runtime, n: int, *, first_figures: bool = True, tag: str = "
     return ids
 
 
+async def queue_digests(runtime, n: int) -> None:
+    """`n` daily subscribers, 10 items matched (the first a figures table), one digest each queued."""
+    from service.digests.run import run_digest
+    from service.matching.match import match_pending_items
+
+    await add_subscribers(runtime, n)
+    await add_items(runtime, 10)
+    await match_pending_items(runtime)
+    queued = await run_digest(runtime, "daily", "2026-11-23")
+    assert queued == n, f"{queued} digests queued for {n} subscribers"
+
+
 async def add_newsletter(runtime, body_md: str, *, topics: list[str]) -> int:
     """A newsletter to the subscribers of `topics`, due now (the release job sends it)."""
     from service.campaigns.compose import CampaignForm, create_campaign
