@@ -1,12 +1,22 @@
-"""THE ORACLE: `service/delivery/headers.py` as it was before issue 19 (see mime_before.py).
+"""THE ORACLE: `service/delivery/headers.py` as it was before issue 19 (see mime_before.py),
+with the changes other issues meant to make to what goes out (catalogue 35: encoded-word
+look-alikes in free text are encoded, not refused).
 
 Header values that come from data, made safe: validated, encoded, never folded wrongly.
 
 Python 3.11.7 (this machine) predates the fixes for header injection in the email
 package (CVE-2024-6923 and later), so nothing here relies on it: every value from data
-is checked for CR, LF, NUL, other control characters, U+2028/U+2029/U+0085, and for
-RFC 2047 encoded words that decode to one of those. Non-ASCII text (æøå) becomes
-RFC 2047 Q-encoded words of at most 75 characters, joined by CRLF + space.
+is checked for CR, LF, NUL, other control characters and U+2028/U+2029/U+0085. Non-ASCII
+text (æøå) becomes RFC 2047 Q-encoded words of at most 75 characters, joined by CRLF +
+space.
+
+Text that looks like an encoded word (`=?utf-8?q?=0D=0AX-Inj:_1?=` in a feed item's
+title) is a trap only when it goes out as it stands, for a reader would decode it. Free
+text (a Subject, a display name) is then encoded itself (RFC 2047 allows encoding any
+word, and every `=` and `?` of it is encoded), so the reader sees the characters as
+typed and nothing is decoded into a line break: the message is sent, not refused. Values
+that go out as they stand (addresses, URLs, our own header lines) are still refused when
+an encoded word in them decodes to a line break or control character.
 """
 
 from __future__ import annotations
@@ -30,13 +40,14 @@ class HeaderError(ValueError):
     """A header value from data is unsafe or unusable; the message must not be built."""
 
 
-def check_text(value: str, what: str = "header") -> str:
-    """Refuse control characters and line breaks, literal or hidden in encoded words."""
+def check_text(value: str, what: str = "header", *, sent_as_is: bool = True) -> str:
+    """Refuse control characters and line breaks; for a value `sent_as_is` (not encoded by
+    us), also those hidden in encoded words."""
     if not isinstance(value, str):
         raise HeaderError(f"{what}: not text")
     if _FORBIDDEN.search(value):
         raise HeaderError(f"{what}: contains a line break or control character")
-    if "=?" in value:
+    if sent_as_is and "=?" in value:
         for word in _ENCODED_WORD.findall(value):
             try:
                 parts = decode_header(word)
@@ -112,8 +123,9 @@ def encode_words(text: str, first_room: int = 60) -> str:
 
 
 def unstructured(name: str, value: str) -> str:
-    """`Name: value` for free text (Subject, extra headers): plain when safe ASCII, else encoded."""
-    check_text(value, name)
+    """`Name: value` for free text (Subject, extra headers): plain when safe ASCII, else
+    encoded (always when it holds "=?", so a look-alike of an encoded word shows literally)."""
+    check_text(value, name, sent_as_is=False)
     value = " ".join(value.split())  # tabs and runs of spaces collapse; no leading/trailing space
     if value.isascii() and "=?" not in value and len(name) + 2 + len(value) <= 78:
         return f"{name}: {value}"
@@ -143,7 +155,7 @@ def fold(value: str, start: int, width: int = 78) -> str:
 def mailbox(display_name: str, addr: str, what: str = "mailbox") -> str:
     """`Name <addr>` with the name quoted or RFC 2047-encoded as needed."""
     addr = address(addr, what)
-    check_text(display_name, what)
+    check_text(display_name, what, sent_as_is=False)
     name = " ".join(display_name.split())
     if not name:
         return addr

@@ -21,7 +21,8 @@ from tests.oracle import mime_before
 PIECES = st.sampled_from(["a", "Ledigheden", " ", "  ", "\t", "\n", "\r\n", "\r", ".", "=", "æ", "Ø", "å", "–", "€",
                           "😀", "x" * 80, "lang linje uden ende " * 6, "=?utf-8?q?x?=", "<p>", "&amp;", ">"])
 TEXT = st.lists(PIECES, max_size=30).map("".join)
-WORDS = st.lists(st.sampled_from(["Nye", "tal", "for", "Århus", "–", "ledighed", "=?", "x" * 40, "é", "🙂"]),
+WORDS = st.lists(st.sampled_from(["Nye", "tal", "for", "Århus", "–", "ledighed", "=?", "x" * 40, "é", "🙂",
+                                  "=?utf-8?q?=0D=0AX-Inj:_1?=", "=?utf-8?q?hej?="]),
                  min_size=1, max_size=12).map(" ".join)
 ATTACHMENT = st.builds(Attachment, filename=st.sampled_from(["tal.pdf", "Tal for september.pdf", "ærø.csv", "a b.xlsx"]),
                        content_type=st.sampled_from(["application/pdf", "text/csv"]), data=st.binary(max_size=300))
