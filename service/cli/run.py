@@ -15,6 +15,7 @@ import signal
 import sys
 
 from service.cli.common import open_runtime, settings_or_exit
+from service.cli.workers import WorkerProcesses, plan
 from service.runtime import Runtime
 
 log = logging.getLogger("budbringer")
@@ -32,8 +33,19 @@ def _roles(text: str) -> set[str]:
     return roles
 
 
-async def serve(runtime: Runtime, roles: set[str], stop: asyncio.Event) -> None:
-    """Run the chosen roles until `stop` is set; then shut down in order."""
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if not 1 <= n <= 64:
+        raise argparse.ArgumentTypeError(f"a number of processes from 1 to 64 (got {text!r})")
+    return n
+
+
+async def serve(runtime: Runtime, roles: set[str], stop: asyncio.Event, workers: "WorkerProcesses | None" = None) -> None:
+    """Run the chosen roles until `stop` is set; then shut down in order. With `workers`,
+    the worker role runs in those processes instead of this one."""
     from aiohttp import web
 
     from service.sources.registry import sync_configured_sources
@@ -51,7 +63,10 @@ async def serve(runtime: Runtime, roles: set[str], stop: asyncio.Event) -> None:
         site = web.TCPSite(runner, runtime.settings.web.host, runtime.settings.web.port)
         await site.start()
         log.info("web: listening on http://%s:%s/", runtime.settings.web.host, runtime.settings.web.port)
-    if "worker" in roles:
+    if "worker" in roles and workers is not None:
+        workers.start()
+        tasks.append(asyncio.create_task(_watch(runtime, workers, stop), name="worker-processes"))
+    elif "worker" in roles:
         from service.delivery.worker import Worker
 
         tasks.append(asyncio.create_task(Worker(runtime).run_forever(stop), name="worker"))
@@ -138,6 +153,20 @@ async def _heartbeats(runtime: Runtime, roles: set[str], stop: asyncio.Event) ->
         log.warning("heartbeat not written at the stop: %s", exc)
 
 
+async def _watch(runtime: Runtime, workers: "WorkerProcesses", stop: asyncio.Event) -> None:
+    """The worker role is alive here while its processes run; they stop with this one."""
+    try:
+        while not stop.is_set():
+            if workers.alive():
+                runtime.liveness.worker.beat()
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        await workers.stop()
+
+
 def _stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -149,9 +178,18 @@ async def run(args) -> int:
         print("The bounces role needs `bounces.enabled = true` (BUDBRINGER_BOUNCES__ENABLED=true).", file=sys.stderr)
         return 2
     async with open_runtime(args) as runtime:
+        workers = None
+        line = ", ".join(r for r in ROLES if r in args.role)
+        if "worker" in args.role:
+            planned = plan(asked=args.workers, sqlite=runtime.db.is_sqlite)
+            line += f"; {planned.why}"
+            if planned.processes > 1:
+                workers = WorkerProcesses(planned.processes, WorkerProcesses.command(
+                    str(args.config), verbose=args.verbose, log_format=args.log_format), grace=SHUTDOWN_GRACE)
+        log.info("budbringer run: %s", line)
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        await serve(runtime, args.role, stop)
+        await serve(runtime, args.role, stop, workers)
     return 0
 
 
@@ -165,6 +203,8 @@ def register(sub) -> None:
     p = sub.add_parser("run", help="run the service (web, worker and scheduler by default)")
     p.add_argument("--role", type=_roles, default=set(ROLES),
                    help="comma-separated: web, worker, scheduler, bounces (when bounces.enabled), or all")
+    p.add_argument("--workers", type=_positive, default=None,
+                   help="send-worker processes (default: one per core on PostgreSQL; always 1 on SQLite)")
     p.set_defaults(func=run)
     p = sub.add_parser("demo", help="run on SQLite with bundled sample sources served locally; mail to .eml files")
     p.add_argument("--port", type=int, default=8080, help="web port (default 8080)")
