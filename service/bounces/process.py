@@ -31,6 +31,8 @@ from service.bounces.parse import Report, clean, parse_report
 from service.bounces.returnpath import tags_in, verified
 from service.db.models import Bounce, Delivery
 from service.delivery import metrics
+from service.delivery.headers import HeaderError, smtp_form
+from subscribers.addresses import BadAddress, normalise
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -122,12 +124,31 @@ def _targets(report: Report, delivery: Delivery | None) -> list[tuple[str, str, 
     for r in report.recipients:
         if r.kind not in ("hard", "soft"):
             continue
-        if delivery is not None and r.email != delivery.recipient.lower():
-            continue
-        out.append((r.email, r.kind, clean(f"{r.status} {r.diagnostic}".strip())))
+        email = r.email
+        if delivery is not None:
+            # A report names the address as it went over SMTP (ole@xn--bcher-kva.dk); we keep ole@bücher.dk.
+            if not _same_address(email, delivery.recipient):
+                continue
+            email = delivery.recipient.lower()
+        out.append((email, r.kind, clean(f"{r.status} {r.diagnostic}".strip())))
         if delivery is not None:
             break  # one delivery, one recipient: a report naming it twice counts once
     return out
+
+
+def _same_address(a: str, b: str) -> bool:
+    try:
+        return smtp_form(a.strip()).lower() == smtp_form(b.strip()).lower()
+    except HeaderError:
+        return False
+
+
+def _stored_form(address: str) -> str:
+    """How we keep an address (international domains in Unicode), as the report may not."""
+    try:
+        return normalise(address)
+    except BadAddress:
+        return ""
 
 
 async def _find_delivery(session: "AsyncSession", report: Report, secret: bytes, tags: list[str]) -> Delivery | None:
@@ -138,7 +159,8 @@ async def _find_delivery(session: "AsyncSession", report: Report, secret: bytes,
     if not tags:
         return None  # nothing could verify a delivery found by its recipient
     # No (known) Message-ID: the recipients' recent messages, matched by the signed tag.
-    addresses = sorted({r.email for r in report.recipients} | ({report.original_to} if report.original_to else set()))
+    named = {r.email for r in report.recipients} | ({report.original_to} if report.original_to else set())
+    addresses = sorted(named | {_stored_form(a) for a in named} - {""})
     if not addresses:
         return None
     rows = await session.scalars(

@@ -17,9 +17,12 @@ an encoded word in them decodes to a line break or control character.
 
 from __future__ import annotations
 
+import functools
 import re
 from email.header import decode_header
 from functools import lru_cache
+
+from email_validator import EmailNotValidError, validate_email
 
 MAX_LINE = 998  # RFC 5322 hard limit, CRLF excluded
 
@@ -31,6 +34,7 @@ _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0
 _URL = re.compile(r"^https?://[\x21-\x7e]+$")
 _Q_SAFE = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!*+-/")
 _ATEXT_PHRASE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")
+_NOT_IN_UTF8_LOCAL = re.compile(r"[\s<>(),;:\"\[\]\\]")
 
 
 class HeaderError(ValueError):
@@ -64,19 +68,37 @@ def check_name(name: str) -> str:
     return name
 
 
+@functools.lru_cache(maxsize=4096)
+def smtp_form(value: str) -> str:
+    """The one form of an address used on the wire, in the envelope and in To alike.
+
+    An international domain is written in ASCII by IDNA 2008 (email-validator's
+    `ascii_email`): `faß.de` is `xn--fa-hia.de`, never `fass.de` (Python's own "idna"
+    codec is IDNA 2003, which maps ß to ss: another domain). A local part with letters
+    such as ø stays as it is: such an address needs SMTPUTF8 (RFC 6531), which the
+    transport asks the relay for. An ASCII address is returned unchanged."""
+    if value.isascii():
+        return value
+    try:
+        found = validate_email(value, check_deliverability=False, allow_smtputf8=True, globally_deliverable=False)
+    except EmailNotValidError as exc:
+        raise HeaderError(f"not a usable email address: {exc}") from None
+    return found.ascii_email or f"{found.local_part}@{found.ascii_domain}"
+
+
 def address(value: str, what: str = "address") -> str:
-    """An ASCII addr-spec (IDN domains converted to punycode)."""
+    """An addr-spec: ASCII (international domains by IDNA 2008, see `smtp_form`), or with
+    a UTF-8 local part, which RFC 6532 allows in headers of mail sent with SMTPUTF8."""
     check_text(value, what)
     value = value.strip()
     local, at, domain = value.rpartition("@")
     if not at or not local or not domain:
         raise HeaderError(f"{what}: not an email address")
-    if not domain.isascii():
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise HeaderError(f"{what}: invalid domain") from exc
-    result = f"{local}@{domain}"
+    result = smtp_form(value)
+    if not result.isascii():
+        if len(result.encode()) > 254 or _NOT_IN_UTF8_LOCAL.search(result):
+            raise HeaderError(f"{what}: not a usable email address")
+        return result
     if len(result) > 254 or not _ADDRESS.match(result):
         raise HeaderError(f"{what}: not a plain ASCII email address")
     return result

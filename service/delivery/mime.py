@@ -54,7 +54,8 @@ def build_message(
     head = headers_for(rendered, mail, recipient=recipient, message_id=message_id, date=date, tz=tz,
                        auto_submitted=auto_submitted)
     body_head, body = _body(rendered)
-    return (CRLF.join([*head, *body_head]) + CRLF + CRLF).encode("ascii") + body
+    # ASCII but for a recipient whose local part has letters such as ø (RFC 6532, sent with SMTPUTF8).
+    return (CRLF.join([*head, *body_head]) + CRLF + CRLF).encode("utf-8") + body
 
 
 def headers_for(

@@ -22,6 +22,7 @@ from typing import Protocol
 import aiosmtplib
 from aiosmtplib.protocol import normalize_message_line_endings
 
+from service.delivery.headers import HeaderError, smtp_form
 from service.settings import MailSettings, SmtpServer
 
 
@@ -209,11 +210,27 @@ class SmtpTransport:
         raise AssertionError("unreachable")
 
     async def _transaction(self, client: aiosmtplib.SMTP, envelope_from: str, recipient: str, message: bytes) -> SendResult:
+        try:
+            sender, rcpt = smtp_form(envelope_from), smtp_form(recipient)
+        except HeaderError as exc:
+            self._release(client)
+            return SendResult(ok=False, permanent=True, detail=str(exc), stage="rcpt")
         stage = "mail"
         try:
-            await _command(client, b"MAIL FROM:", envelope_from, (250,), client.mail)
-            stage = "rcpt"
-            await _command(client, b"RCPT TO:", recipient, (250, 251), client.rcpt)
+            if sender.isascii() and rcpt.isascii():
+                await _command(client, b"MAIL FROM:", sender, (250,), client.mail)
+                stage = "rcpt"
+                await _command(client, b"RCPT TO:", rcpt, (250, 251), client.rcpt)
+            else:  # a local part such as jørgen@: only with SMTPUTF8 (RFC 6531), where the relay offers it
+                if client.is_ehlo_or_helo_needed:
+                    await client.ehlo()
+                if not client.supports_extension("smtputf8"):
+                    self._release(client)
+                    return SendResult(ok=False, permanent=True, stage="mail",
+                                      detail=f"the relay does not offer SMTPUTF8, which {rcpt} needs")
+                await client.mail(sender, options=["SMTPUTF8"], encoding="utf-8")
+                stage = "rcpt"
+                await client.rcpt(rcpt, encoding="utf-8")
             stage = "data"
             reply = await _data(client, message)
         except aiosmtplib.SMTPResponseException as exc:

@@ -216,3 +216,10 @@ def test_quoted_printable_line_by_line_is_the_whole_encoding(text):
     assert _qp(text) == whole
     assert _qp(text) == whole  # and again, from the kept lines
     assert binascii.a2b_qp(whole).decode("utf-8") == normal.replace("\n", "\r\n")
+
+
+def test_item36_the_to_header_writes_an_international_domain_by_idna_2008():
+    """IDNA 2003 (Python's "idna" codec) maps ß to ss: faß.de would become fass.de, another domain."""
+    for typed, wire in (("kim@faß.de", "kim@xn--fa-hia.de"), ("ole@bücher.dk", "ole@xn--bcher-kva.dk")):
+        raw = build(Rendered(subject="ok", text="x"), recipient=typed)
+        assert f"To: {wire}\r\n".encode() in raw and b"fass.de" not in raw
