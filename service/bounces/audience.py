@@ -9,7 +9,6 @@ one `email_hash` (`subscribers.suppression`), and the one way to unsubscribe
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -18,24 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.campaigns.press_contacts import mark_bounced
 from service.clock import as_utc
 from subscribers import lifecycle, suppression
-from subscribers.models import Subscriber, Suppression
+from subscribers.models import Subscriber
 
 log = logging.getLogger(__name__)
-CHUNK = 500
-
-async def suppressed(session: AsyncSession, emails: Iterable[str]) -> set[str]:
-    """The subset of `emails` (as given) on the suppression list: one query per 500."""
-    by_hash: dict[str, list[str]] = {}
-    for e in emails:
-        by_hash.setdefault(suppression.email_hash(e), []).append(e)
-    hashes = list(by_hash)
-    hit: set[str] = set()
-    for i in range(0, len(hashes), CHUNK):
-        rows = await session.scalars(select(Suppression.email_hash).where(Suppression.email_hash.in_(hashes[i : i + CHUNK])))
-        for h in rows:
-            hit.update(by_hash[h])
-    return hit
-
 
 async def suppress(session: AsyncSession, email: str, *, reason: str, now: datetime, note: str = "") -> None:
     """Put the address on the suppression list (idempotent) and end any subscription to it."""
