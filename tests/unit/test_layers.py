@@ -96,12 +96,15 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> list[Import]:
 
 
 def layer_of(module: str, table: list[tuple[str, list[str]]]) -> int | None:
-    """Index into the table (0 = top); the longest matching prefix wins."""
+    """Index into the table (0 = top); the longest matching prefix wins ("=name": that module only)."""
     best: tuple[int, int] | None = None
     for index, (_, prefixes) in enumerate(table):
         for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and (best is None or len(prefix) > best[1]):
-                best = (index, len(prefix))
+            exact = prefix.startswith("=")
+            name = prefix.removeprefix("=")
+            hit = module == name or (not exact and module.startswith(name + "."))
+            if hit and (best is None or len(name) > best[1]):
+                best = (index, len(name))
     return None if best is None else best[0]
 
 
@@ -206,8 +209,9 @@ def test_the_checker_catches_an_upward_import_and_a_cycle(tmp_path):
         "service/web/handler.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import service.db.models\n",
         "subscribers/__init__.py": "",
     })
-    table = [("entry points", ["service.web"]), ("storage", ["service.db"]), ("base", ["service", "subscribers"])]
+    table = [("entry points", ["service.web"]), ("storage", ["service.db"]), ("base", ["=service", "subscribers"])]
     known, edges = graph(root)
+    assert layer_of("service.unplaced", table) is None  # "=service" places the package alone
     assert upward(edges, table) == ["service.db.models (storage) imports service.web.handler (entry points), line 2"]
     # models → handler runs (inside a function); handler → models only under TYPE_CHECKING: no cycle ...
     assert cycles(edges) == []
