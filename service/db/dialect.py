@@ -27,12 +27,13 @@ def dialect_of(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
 
 
-def insert_for(session: AsyncSession, table: Any) -> Any:
-    """An INSERT for `table` (model or Table) in the session's dialect."""
-    return pg_insert(table) if dialect_of(session) == "postgresql" else sqlite_insert(table)
+def insert_for(session: AsyncSession | str, table: Any) -> Any:
+    """An INSERT for `table` (model or Table) in the session's dialect (or the one named)."""
+    name = session if isinstance(session, str) else dialect_of(session)
+    return pg_insert(table) if name == "postgresql" else sqlite_insert(table)
 
 
-def insert_ignoring(session: AsyncSession, table: Any, keys: Sequence[str], values: Any = None) -> Any:
+def insert_ignoring(session: AsyncSession | str, table: Any, keys: Sequence[str], values: Any = None) -> Any:
     """INSERT … ON CONFLICT (`keys`) DO NOTHING; add `.from_select(...)` or pass `values`."""
     ins = insert_for(session, table)
     if values is not None:

@@ -86,26 +86,34 @@ async def enqueue_from(session: AsyncSession, rows: Select, *, kind: str, now: d
                        params: dict[str, Any] | None = None) -> int:
     """Queue one message per row of `rows` (labelled columns, see above); return how many
     were new (rows whose key is queued already are skipped)."""
+    await prepare(session)
+    ins = insert_from(dialect_of(session), rows, kind=kind, now=now, domain=domain, params=params)
+    return (await session.execute(ins)).rowcount or 0
+
+
+def insert_from(dialect: str, rows: Select, *, kind: str, now: datetime, domain: str,
+                params: dict[str, Any] | None = None):
+    """The `INSERT … SELECT` of `enqueue_from`, not yet run: for a statement that also does
+    something with the new rows (`.returning(...)` in a PostgreSQL CTE; see
+    service.matching.match). On SQLite, `prepare(session)` first."""
     columns = rows.selected_columns
     names = [c.key for c in columns]
     missing = [n for n in REQUIRED if n not in names]
     unknown = [n for n in names if n not in REQUIRED and n not in OPTIONAL]
     if missing or unknown:
         raise ValueError(f"outbox rows: missing {missing}, unknown {unknown}")
-    await prepare(session)
     at = literal(now, UtcDateTime())
     full = rows.add_columns(
         literal(kind), literal(params or {}, _PARAMS_TYPE), literal("queued"), literal(0), at,
-        message_id_sql(dialect_of(session), columns["key"], domain), at, false(),
+        message_id_sql(dialect, columns["key"], domain), at, false(),
     )
-    ins = insert_ignoring(session, Delivery, ["key"]).from_select(
+    return insert_ignoring(dialect, Delivery, ["key"]).from_select(
         [*names, "kind", "params", "status", "attempts", "next_attempt_at", "message_id", "created_at",
          "possible_duplicate"], full)
-    return (await session.execute(ins)).rowcount or 0
 
 
 async def delivery_id_for_key(session: AsyncSession, key: str) -> int | None:
     return await session.scalar(select(Delivery.id).where(Delivery.key == key))
 
 
-__all__ = ["enqueue", "enqueue_from", "message_id_for", "message_id_sql", "mail_domain", "delivery_id_for_key"]
+__all__ = ["enqueue", "enqueue_from", "insert_from", "message_id_for", "message_id_sql", "mail_domain", "delivery_id_for_key"]

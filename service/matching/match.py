@@ -22,13 +22,13 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sqlalchemy import literal, null, or_, select, update
+from sqlalchemy import func, literal, null, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.base import UtcDateTime
 from service.db.dialect import as_text, dialect_of, insert_for, prepare
 from service.db.models import Delivery, Item, Match, item_municipalities, item_topics
-from service.delivery.outbox import enqueue_from, mail_domain
+from service.delivery.outbox import enqueue_from, insert_from, mail_domain
 from service.matching.rules import (
     ItemFacts,
     SqlContext,
@@ -102,8 +102,11 @@ async def match_item(runtime: "Runtime", item_id: int, *, suppressed_ids: list[i
         matches = alerts = 0
         if first or row.announce_revision:
             ctx = SqlContext(dialect_of(s), now, suppressed_ids)
-            matches = await _insert_matches(s, facts, ctx, again=not first)
-            alerts = await _queue_alerts(s, facts, row.revision, now, domain)
+            if ctx.dialect == "postgresql":
+                matches, alerts = await _match_and_alert(s, facts, ctx, row.revision, now, domain, again=not first)
+            else:
+                matches = await _insert_matches(s, facts, ctx, again=not first)
+                alerts = await _queue_alerts(s, facts, row.revision, now, domain)
         await s.execute(update(Item).where(Item.id == item_id).values(matched_revision=row.revision))
     return Matched(item_id, row.kind, row.revision, matches, alerts)
 
@@ -126,6 +129,44 @@ async def _insert_matches(s: AsyncSession, item: ItemFacts, ctx: SqlContext, *, 
     else:
         ins = ins.on_conflict_do_nothing(index_elements=["subscriber_id", "item_id"])
     return (await s.execute(ins)).rowcount or 0
+
+
+async def _match_and_alert(s: AsyncSession, item: ItemFacts, ctx: SqlContext, revision: int, now, domain: str, *,
+                           again: bool) -> tuple[int, int]:
+    """PostgreSQL: the matches and the alerts in one statement. The subscribers the rules let
+    through are read once (`cand`), the alerts are queued from them through the outbox and
+    each match is written with its alert's id, so no match is written twice (an UPDATE that
+    linked 33,000 matches to their alerts was a quarter of a 100,000-subscriber fan-out).
+    The same rows as `_insert_matches` + `_queue_alerts` (tests/integration/test_matching.py
+    runs both databases)."""
+    frequency = literal("immediate") if item.urgent else Subscriber.frequency
+    reason = match_reason(item)
+    cand = select(
+        Subscriber.id.label("sid"), frequency.label("frequency"),
+        (literal(reason) if isinstance(reason, str) else reason).label("reason"),
+        Subscriber.email.label("email"), Subscriber.language.label("language"),
+    ).where(subscriber_condition(item, ctx)).cte("cand")
+    key = literal(f"alert:{item.id}:") + as_text(cand.c.sid) + literal(f":{revision}")
+    rows = select(key.label("key"), cand.c.email.label("recipient"), cand.c.sid.label("subscriber_id"),
+                  literal(item.id).label("item_id"), cand.c.language.label("language")
+                  ).where(cand.c.frequency == "immediate")
+    alerts = insert_from(ctx.dialect, rows, kind="alert", now=now, domain=domain, params={"revision": revision}) \
+        .returning(Delivery.id, Delivery.subscriber_id).cte("alerts")
+    ins = insert_for(s, Match).from_select(
+        ["subscriber_id", "item_id", "frequency", "reason", "created_at", "delivery_id"],
+        select(cand.c.sid, literal(item.id), cand.c.frequency, cand.c.reason, literal(ctx.now, UtcDateTime()),
+               alerts.c.id).select_from(cand.outerjoin(alerts, alerts.c.subscriber_id == cand.c.sid)))
+    if again:  # an announced revision: everyone who matches now gets it once more
+        ins = ins.on_conflict_do_update(
+            index_elements=["subscriber_id", "item_id"],
+            set_={"frequency": ins.excluded.frequency, "reason": ins.excluded.reason,
+                  "delivery_id": ins.excluded.delivery_id},
+        )
+    else:
+        ins = ins.on_conflict_do_nothing(index_elements=["subscriber_id", "item_id"])
+    written = ins.returning(Match.delivery_id).cte("written")
+    counts = (await s.execute(select(func.count(), func.count(written.c.delivery_id)).select_from(written))).one()
+    return int(counts[0]), int(counts[1])
 
 
 def alert_key(item_id: int, subscriber_id: int, revision: int) -> str:

@@ -82,6 +82,25 @@ async def test_daily_and_weekly_get_pending_entries_urgent_goes_out_at_once(runt
     assert sorted(d.recipient for d in urgent) == ["daglig@example.dk", "straks@example.dk", "ugentlig@example.dk"]
 
 
+async def test_each_alert_is_linked_from_its_match_and_each_digest_entry_from_none(runtime, db_kind):
+    """PostgreSQL writes matches and alerts in one statement, SQLite in three: the same rows."""
+    for email, frequency in (("straks@example.dk", "immediate"), ("daglig@example.dk", "daily"),
+                             ("ugentlig@example.dk", "weekly"), ("straks2@example.dk", "immediate")):
+        await add_subscriber(runtime, email, frequency=frequency)
+    await add_subscriber(runtime, "andet@example.dk", topics=("analyser",))
+    item = await add_item(runtime, "Nyhed")
+    assert await match_pending_items(runtime) == 1
+    alerts = {d.id: d for d in await deliveries(runtime, "alert")}
+    rows = await matches(runtime)
+    assert len(rows) == 4 and {m.item_id for m in rows} == {item}
+    linked = {m.delivery_id: m for m in rows if m.delivery_id is not None}
+    assert set(linked) == set(alerts)
+    for delivery_id, m in linked.items():
+        assert m.frequency == "immediate" and alerts[delivery_id].subscriber_id == m.subscriber_id
+        assert alerts[delivery_id].key == f"alert:{item}:{m.subscriber_id}:1"
+    assert sorted(m.frequency for m in rows if m.delivery_id is None) == ["daily", "weekly"]
+
+
 async def test_never_twice_and_revisions(runtime, db_kind):
     await add_subscriber(runtime, "straks@example.dk")
     await add_subscriber(runtime, "daglig@example.dk", frequency="daily")
