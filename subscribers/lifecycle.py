@@ -64,19 +64,26 @@ class Evidence:
 
 async def check_choices(session: AsyncSession, choices: Choices) -> dict[str, str]:
     """Field → what is wrong, in plain Danish (empty when all is well)."""
+    topics = set(await session.scalars(select(Topic.slug).where(Topic.slug.in_(choices.topics),
+                                                                 Topic.retired.is_(False)))) if choices.topics else set()
+    codes = set(await session.scalars(select(Municipality.code).where(Municipality.code.in_(choices.municipalities)))) \
+        if choices.municipalities else set()
+    audiences = {choices.audience} if choices.audience and await session.scalar(
+        select(Audience.id).where(Audience.slug == choices.audience)) is not None else set()
+    return choice_errors(choices, topics=topics, municipalities=codes, audiences=audiences)
+
+
+def choice_errors(choices: Choices, *, topics: set[str], municipalities: set[str], audiences: set[str]) -> dict[str, str]:
+    """`check_choices` against what exists: the topics not retired, the municipality codes and
+    the audience slugs (all of them, or at least those chosen)."""
     errors: dict[str, str] = {}
     if not choices.topics:
         errors["topics"] = "Vælg mindst ét emne."
-    else:
-        known = set(await session.scalars(select(Topic.slug).where(Topic.slug.in_(choices.topics),
-                                                                     Topic.retired.is_(False))))
-        if set(choices.topics) - known:
-            errors["topics"] = "Et af de valgte emner findes ikke længere. Vælg igen."
-    if choices.municipalities:
-        known = set(await session.scalars(select(Municipality.code).where(Municipality.code.in_(choices.municipalities))))
-        if set(choices.municipalities) - known:
-            errors["municipalities"] = "En af de valgte kommuner findes ikke."
-    if choices.audience and await session.scalar(select(Audience.id).where(Audience.slug == choices.audience)) is None:
+    elif set(choices.topics) - topics:
+        errors["topics"] = "Et af de valgte emner findes ikke længere. Vælg igen."
+    if choices.municipalities and set(choices.municipalities) - municipalities:
+        errors["municipalities"] = "En af de valgte kommuner findes ikke."
+    if choices.audience and choices.audience not in audiences:
         errors["audience"] = "Vælg en af rollerne på listen."
     if choices.frequency not in FREQUENCIES:
         errors["frequency"] = "Vælg hvor ofte du vil have besked."
@@ -110,7 +117,7 @@ def _record(session: AsyncSession, sub: Subscriber, action: str, version: str, e
                         ip=evidence.ip, user_agent=(evidence.user_agent or "")[:400] or None, detail=detail, at=now))
 
 
-def _window_start(runtime: "Runtime", now: datetime) -> int:
+def window_start(runtime: "Runtime", now: datetime) -> int:
     minutes = runtime.settings.subscribers.confirm_mail_window_minutes
     return int(now.timestamp()) // (minutes * 60)
 
@@ -148,7 +155,7 @@ async def signup(runtime: "Runtime", session: AsyncSession, email: str, choices:
         if not await _may_mail(runtime, sub, now):
             return "throttled"
         sub.last_confirm_mail_at = now
-        await _queue(runtime, session, sub, "manage", f"manage:{sub.id}:{_window_start(runtime, now)}", now)
+        await _queue(runtime, session, sub, "manage", f"manage:{sub.id}:{window_start(runtime, now)}", now)
         return "manage_sent"
     if sub is None:
         # Two signups for a new address at once (PostgreSQL; SQLite's BEGIN IMMEDIATE
@@ -172,7 +179,7 @@ async def signup(runtime: "Runtime", session: AsyncSession, email: str, choices:
     _record(session, sub, "signup", version, evidence, now, {"topics": choices.topics,
                                                              "municipalities": choices.municipalities})
     sub.last_confirm_mail_at = now
-    await _queue(runtime, session, sub, "confirm", f"confirm:{sub.id}:{_window_start(runtime, now)}", now)
+    await _queue(runtime, session, sub, "confirm", f"confirm:{sub.id}:{window_start(runtime, now)}", now)
     return "confirm_sent"
 
 
@@ -184,7 +191,7 @@ async def resend_confirmation(runtime: "Runtime", session: AsyncSession, subscri
     if await suppression.is_suppressed(session, sub.email):
         return False
     sub.last_confirm_mail_at = now
-    await _queue(runtime, session, sub, "confirm", f"confirm:{sub.id}:{_window_start(runtime, now)}", now)
+    await _queue(runtime, session, sub, "confirm", f"confirm:{sub.id}:{window_start(runtime, now)}", now)
     return True
 
 
@@ -200,7 +207,7 @@ async def send_manage_link(runtime: "Runtime", session: AsyncSession, email: str
     if await suppression.is_suppressed(session, address):
         return
     sub.last_confirm_mail_at = now
-    await _queue(runtime, session, sub, "manage", f"manage:{sub.id}:{_window_start(runtime, now)}", now)
+    await _queue(runtime, session, sub, "manage", f"manage:{sub.id}:{window_start(runtime, now)}", now)
 
 
 async def confirm(runtime: "Runtime", session: AsyncSession, subscriber_id: int, *, now: datetime,
@@ -246,7 +253,7 @@ async def request_email_change(runtime: "Runtime", session: AsyncSession, subscr
         return address  # the same answer; the mail is simply not sent
     # One mail per new address per window (the key); the page limits requests per client address.
     await _queue(runtime, session, sub, "email_change",
-                 f"email_change:{sub.id}:{email_digest(address)}:{_window_start(runtime, now)}", now,
+                 f"email_change:{sub.id}:{email_digest(address)}:{window_start(runtime, now)}", now,
                  recipient=address, params={"new_email": address})
     return address
 
@@ -300,7 +307,7 @@ async def request_export(runtime: "Runtime", session: AsyncSession, subscriber_i
     if sub is None or sub.status != "active":
         return False
     # At most one per window: the key.
-    await _queue(runtime, session, sub, "export", f"export:{sub.id}:{_window_start(runtime, now)}", now)
+    await _queue(runtime, session, sub, "export", f"export:{sub.id}:{window_start(runtime, now)}", now)
     return True
 
 

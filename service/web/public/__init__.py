@@ -18,9 +18,11 @@ from aiohttp import web
 
 from service.web.public import archive, confirm, feedback, preferences, signup, unsubscribe
 from service.web.public.pages import FORMS, Forms
+from service.web.public.signup_queue import SIGNUPS, SignupQueue
 
 
 def setup(app: web.Application) -> None:
     app[FORMS] = Forms()
+    app[SIGNUPS] = SignupQueue()
     for part in (signup, confirm, preferences, unsubscribe, feedback, archive):
         part.setup(app)

@@ -31,6 +31,7 @@ class Forms:
 
     options: tuple[float, dict[str, Any]] | None = None
     signup_pages: dict[str, tuple[float, str]] = field(default_factory=dict)
+    thanks_pages: dict[str, str] = field(default_factory=dict)  # the answer to a signup, per language
 
     def forget(self) -> None:
         self.options = None

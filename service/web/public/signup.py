@@ -12,10 +12,11 @@ from aiohttp import web
 
 from service.web.client import client_ip
 from service.web.keys import RUNTIME
-from service.web.public.pages import FORMS, OPTIONS_SECONDS, choices_from, evidence, lang_of, options, rate_limited, too_many
+from service.web.public.pages import FORMS, OPTIONS_SECONDS, choices_from, evidence, lang_of, options, too_many
+from service.web.public.signup_queue import SIGNUPS
 from service.web.templating import render
-from subscribers import lifecycle
 from subscribers.addresses import BadAddress, normalise
+from subscribers.signups import Request
 
 log = logging.getLogger(__name__)
 
@@ -42,37 +43,48 @@ async def signup_page(request: web.Request) -> web.Response:
 
 
 async def signup(request: web.Request) -> web.Response:
+    """Parse, hand the signup to the app's queue (it is written with those that arrive at the
+    same moment: `signup_queue`), answer. Counted per address first, as before: a POST over
+    the limit is told so whatever it holds."""
     runtime = request.app[RUNTIME]
     form = await request.post()
     lang = lang_of(request, str(form.get("language", "da")))
-    if await rate_limited(request, "signup-ip"):
-        return too_many(request, lang)
-    thanks = render(request, "subscribers/thanks.html", {"lang": lang})
-    if str(form.get(HONEYPOT, "")).strip():
-        log.info("signup: honeypot filled from %s; ignored", client_ip(request))
-        return thanks
     email = str(form.get("email", ""))
     choices = choices_from(form)
     errors: dict[str, str] = {}
+    address = None
     try:
-        normalise(email, check_deliverability=runtime.settings.subscribers.check_deliverability)
+        address = normalise(email, check_deliverability=runtime.settings.subscribers.check_deliverability)
     except BadAddress as exc:
         errors["email"] = str(exc)
     if str(form.get("consent", "")) != "yes":
         errors["consent"] = "Sæt flueben for at give dit samtykke."
-    async with runtime.db.reader() as s:
-        errors.update(await lifecycle.check_choices(s, choices))
-    if errors:
+    honeypot = bool(str(form.get(HONEYPOT, "")).strip())
+    answer = await request.app[SIGNUPS].submit(runtime, Request(
+        bucket=f"signup-ip:{client_ip(request)}", email=email, address=address, choices=choices,
+        evidence=evidence(request), honeypot=honeypot, errors=errors))
+    if answer.outcome == "too_many":
+        return too_many(request, lang)
+    if answer.outcome == "honeypot":
+        log.info("signup: honeypot filled from %s; ignored", client_ip(request))
+    elif answer.outcome == "invalid":
         values = {"email": email, "name": choices.name, "organisation": choices.organisation, "topics": choices.topics,
                   "municipalities": choices.municipalities, "audience": choices.audience,
                   "frequency": choices.frequency, "language": choices.language}
-        ctx = {"lang": lang, "values": values, "errors": errors,
+        ctx = {"lang": lang, "values": values, "errors": answer.errors,
                "consent_version": runtime.settings.subscribers.consent_version}
         return render(request, "subscribers/signup.html", {**ctx, **await options(request)}, status=400)
-    async with runtime.db.transaction() as s:
-        outcome = await lifecycle.signup(runtime, s, email, choices, now=runtime.clock.now(), evidence=evidence(request))
-    log.info("signup: %s", outcome)
-    return thanks
+    else:
+        log.info("signup: %s", answer.outcome)
+    return _thanks(request, lang)
+
+
+def _thanks(request: web.Request, lang: str) -> web.Response:
+    """The same page for every signup: rendered once per language (it holds no token)."""
+    pages = request.app[FORMS].thanks_pages
+    if lang not in pages:
+        pages[lang] = render(request, "subscribers/thanks.html", {"lang": lang}).text
+    return web.Response(text=pages[lang], content_type="text/html", charset="utf-8")
 
 
 def setup(app: web.Application) -> None:
