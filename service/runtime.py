@@ -12,6 +12,7 @@ background loops are (`liveness`). The render cache belongs to the mail template
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -58,6 +59,22 @@ class Liveness:
         self.roles, self.started = frozenset(roles), time.monotonic()
 
 
+class Nudges:
+    """Within one process: "look now" from the part that just wrote to the part that would
+    otherwise find it at its next poll (a campaign scheduled → the scheduler's release timer;
+    messages queued → the send worker). Other processes still find it by polling."""
+
+    def __init__(self) -> None:
+        self.outbox_changed = asyncio.Event()
+        self.campaigns_changed = asyncio.Event()
+
+    def outbox(self) -> None:
+        self.outbox_changed.set()
+
+    def campaigns(self) -> None:
+        self.campaigns_changed.set()
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -70,6 +87,7 @@ class Runtime:
     renderers: "Renderers"
     refused: Refusal
     liveness: Liveness = field(default_factory=Liveness)
+    nudges: Nudges = field(default_factory=Nudges)
 
     async def close(self) -> None:
         await self.fetcher.close()

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 if TYPE_CHECKING:
@@ -121,10 +122,13 @@ async def figures_drafts(runtime: "Runtime") -> None:
     await draft_new_figures(runtime)
 
 
-async def release(runtime: "Runtime") -> None:
-    from service.campaigns.release import release_due
+async def release(runtime: "Runtime", arm: Callable[[datetime | None], None] | None = None) -> None:
+    """Release what is due, then (with `arm`) set the timer for the next moment."""
+    from service.campaigns.release import next_moment, release_due
 
     await release_due(runtime)
+    if arm is not None:
+        arm(await next_moment(runtime))
 
 
 async def retention(runtime: "Runtime") -> None:
@@ -137,13 +141,13 @@ async def heartbeat(runtime: "Runtime") -> None:
     runtime.liveness.scheduler.beat()
 
 
-def jobs(runtime: "Runtime") -> list[Job]:
+def jobs(runtime: "Runtime", arm: Callable[[datetime | None], None] | None = None) -> list[Job]:
     s = runtime.settings.schedule
     tz = runtime.settings.service.tz()
     return [
         Job("poll_sources", IntervalTrigger(seconds=s.source_check_seconds, timezone=tz), lambda: poll_and_match(runtime)),
         Job("match_items", IntervalTrigger(seconds=s.match_seconds, timezone=tz), lambda: match(runtime)),
-        Job("release_campaigns", IntervalTrigger(seconds=s.campaign_check_seconds, timezone=tz), lambda: release(runtime)),
+        Job("release_campaigns", IntervalTrigger(seconds=s.campaign_check_seconds, timezone=tz), lambda: release(runtime, arm)),
         Job("daily_digest", digest_trigger(runtime, "daily"), lambda: digest_job(runtime, "daily")),
         Job("weekly_digest", digest_trigger(runtime, "weekly"), lambda: digest_job(runtime, "weekly")),
         Job("retention", CronTrigger(hour=3, minute=17, timezone=tz), lambda: retention(runtime)),
@@ -180,9 +184,11 @@ class Scheduler:
     """
 
     def __init__(self, runtime: "Runtime"):
+        self.runtime = runtime
         self.aps = AsyncIOScheduler(timezone=runtime.settings.service.tz())
         self.running: set[asyncio.Task] = set()
-        for job in jobs(runtime):
+        self._watch: asyncio.Task | None = None
+        for job in jobs(runtime, self.arm_release):
             self.aps.add_job(_guarded(job, self.running), job.trigger, id=job.name, name=job.name,
                              max_instances=1, coalesce=True, misfire_grace_time=300)
         # At start: mark alive at once and catch up what was missed while down.
@@ -193,10 +199,51 @@ class Scheduler:
     def start(self) -> None:
         """Call inside the running event loop."""
         self.aps.start()
+        self.watch_campaigns()
+
+    def watch_campaigns(self) -> None:
+        """Set the release timer again whenever this process schedules a campaign."""
+        self._watch = asyncio.create_task(self._campaign_changes(), name="release_timer")
+
+    # A campaign leaves at its second: the poll (`release_campaigns`) finds what is
+    # scheduled, and a timer is set for the exact moment of the next release or embargo
+    # end (`campaigns.release.next_moment`). A campaign scheduled in this process sets it
+    # at once (`runtime.nudges.campaigns`); one scheduled elsewhere, at the next poll.
+    RELEASE_AT = "release_campaigns_at"
+
+    def arm_release(self, at: datetime | None) -> None:
+        """The release timer at `at` (UTC), or none; one timer, moved when the moment moves."""
+        if self.aps.get_job(self.RELEASE_AT) is not None:
+            self.aps.remove_job(self.RELEASE_AT)
+        if at is None:
+            return
+        soon = self.runtime.clock.now() + timedelta(seconds=5)
+        if at < self.runtime.clock.now():  # due and still there: the last round failed; again in a moment
+            at = soon
+        job = Job(self.RELEASE_AT, DateTrigger(run_date=at, timezone=timezone.utc),
+                  lambda: release(self.runtime, self.arm_release))
+        self.aps.add_job(_guarded(job, self.running), job.trigger, id=job.name, name=job.name,
+                         max_instances=1, misfire_grace_time=300)
+
+    async def _campaign_changes(self) -> None:
+        from service.campaigns.release import next_moment
+
+        changed = self.runtime.nudges.campaigns_changed
+        while True:
+            await changed.wait()
+            changed.clear()
+            try:
+                self.arm_release(await next_moment(self.runtime))
+            except Exception:  # the poll sets it again; the log says why
+                log.exception("scheduler: the release timer could not be set")
 
     async def stop(self, grace: float) -> None:
         """No new runs; wait up to `grace` seconds for running jobs, then cancel the rest."""
-        self.aps.pause()
+        if self.aps.running:
+            self.aps.pause()
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
         running = set(self.running)
         if running:
             log.info("scheduler: waiting for %s", ", ".join(sorted(t.get_name() for t in running)))
@@ -206,7 +253,8 @@ class Scheduler:
                 task.cancel()
             if late:
                 await asyncio.wait(late, timeout=5)
-        self.aps.shutdown(wait=False)
+        if self.aps.running:
+            self.aps.shutdown(wait=False)
 
 
 def build_scheduler(runtime: "Runtime") -> Scheduler:

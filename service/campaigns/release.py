@@ -1,7 +1,8 @@
 """The scheduler's job: release due campaigns, lift embargoes, mark finished ones sent.
 
 `release_due(runtime)` runs every `schedule.campaign_check_seconds` on any number of
-processes; every step is a conditional UPDATE plus idempotent delivery keys, so two
+processes, and at the moment of the next release or embargo (`next_moment`: the
+scheduler's timer); every step is a conditional UPDATE plus idempotent delivery keys, so two
 processes running it at once queue each message once.
 
     scheduled, scheduled_at <= now      → sending; the press copies are queued (marked
@@ -22,9 +23,10 @@ import logging
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 
 from service.campaigns.audience import enqueue_all, recipients_for
+from service.clock import as_utc
 from service.db.models import Campaign, Delivery
 from service.delivery.outbox import mail_domain
 
@@ -57,7 +59,21 @@ async def release_due(runtime: "Runtime") -> int:
     for cid in lifting:
         queued += await _release_public(runtime, cid, now, domain, press_topic)
     await _finish(runtime, now)
+    if queued:
+        runtime.nudges.outbox()  # a worker in this process looks at once, not at its next poll
     return queued
+
+
+async def next_moment(runtime: "Runtime") -> datetime | None:
+    """When `release_due` next has something to do by the clock: the earliest scheduled
+    release, or the end of an embargo not yet lifted (None: nothing waits). The scheduler
+    sets a timer for it, so a campaign leaves at its second, not at the next poll."""
+    async with runtime.db.reader() as s:
+        start = await s.scalar(select(func.min(Campaign.scheduled_at)).where(Campaign.status == "scheduled"))
+        lift = await s.scalar(select(func.min(Campaign.embargo_until)).where(
+            Campaign.status == "sending", Campaign.public_released_at.is_(None), Campaign.embargo_until.is_not(None)))
+    moments = [as_utc(m) for m in (start, lift) if m is not None]
+    return min(moments) if moments else None
 
 
 async def _start(runtime: "Runtime", cid: int, now: datetime, domain: str, press_topic: str) -> int:

@@ -67,6 +67,10 @@ class Beat(Protocol):
     def beat(self) -> None: ...
 
 
+class Nudged(Protocol):
+    outbox_changed: asyncio.Event  # set by whoever in this process just queued messages
+
+
 class Liveness(Protocol):
     worker: Beat
 
@@ -85,6 +89,7 @@ class WorkerDeps(Protocol):
     renderers: "Renderers"
     refused: Refused
     liveness: Liveness
+    nudges: Nudged
 
 
 class Worker:
@@ -128,10 +133,23 @@ class Worker:
             if claimed and not stop.is_set():
                 continue
             delay = self.settings.idle_poll_seconds * min(2 ** failures, 30) if failures else self.settings.idle_poll_seconds
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=delay)
-            except asyncio.TimeoutError:
-                pass
+            await self._idle(stop, delay, nudged=not failures)
+
+    async def _idle(self, stop: asyncio.Event, delay: float, *, nudged: bool) -> None:
+        """Wait for the next poll, the stop, or (unless the last batch failed) word from this
+        process that messages were queued (`runtime.nudges.outbox`)."""
+        nudge = self.runtime.nudges.outbox_changed
+        if nudged and nudge.is_set():
+            nudge.clear()
+            return
+        waits = [asyncio.create_task(stop.wait())]
+        if nudged:
+            waits.append(asyncio.create_task(nudge.wait()))
+        _, pending = await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+        nudge.clear()
 
     def _count(self, outcomes: list[Outcome]) -> None:
         metrics.count(outcomes)

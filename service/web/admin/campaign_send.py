@@ -147,6 +147,7 @@ async def do_schedule(request: web.Request) -> web.Response:
         await sched.schedule(s, c.id, scheduled_at=at, embargo_until=embargo, now=runtime.clock.now())
         await audit(request, s, "campaign.schedule", f"campaign:{c.id}", at=at.isoformat(),
                     embargo=embargo.isoformat() if embargo else None, press=who.press, subscribers=who.subscribers)
+    runtime.nudges.campaigns()  # a scheduler in this process sets its timer for the moment now
     raise redirect(f"/admin/campaigns/{c.id}", "campaign-scheduled")
 
 
@@ -157,6 +158,7 @@ async def do_unschedule(request: web.Request) -> web.Response:
     async with runtime.db.transaction() as s:
         await sched.unschedule(s, c.id, now=runtime.clock.now())
         await audit(request, s, "campaign.unschedule", f"campaign:{c.id}")
+    runtime.nudges.campaigns()
     raise redirect(f"/admin/campaigns/{c.id}", "campaign-unscheduled")
 
 

@@ -67,7 +67,9 @@ class SignupQueue:
     @staticmethod
     async def _once(runtime: "Runtime", requests: list[Request]) -> list[Answer]:
         async with runtime.db.transaction() as s:
-            return await sign_up_many(runtime, s, requests, now=runtime.clock.now())
+            answers = await sign_up_many(runtime, s, requests, now=runtime.clock.now())
+        runtime.nudges.outbox()  # the confirmation mails: a worker in this process sends them now
+        return answers
 
 
 SIGNUPS: web.AppKey[SignupQueue] = web.AppKey("signups", SignupQueue)
