@@ -98,3 +98,25 @@ class Suppression(Base):
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
     created_by: Mapped[str] = mapped_column(String(200), default="system")
+
+
+class SubscriberImport(Base):
+    """A CSV import being written in the background, chunk by chunk: its progress, then its
+    outcome. Skipped rows are kept by line and reason only, never by address, so an erasure
+    leaves nothing of the person here."""
+
+    __tablename__ = "subscriber_imports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    filename: Mapped[str] = mapped_column(String(200), default="")
+    consent_source: Mapped[str] = mapped_column(String(200), default="")
+    started_by: Mapped[str] = mapped_column(String(320), default="")
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running, done, failed, stopped
+    total: Mapped[int] = mapped_column(Integer, default=0)  # rows to write
+    done: Mapped[int] = mapped_column(Integer, default=0)  # rows written so far
+    added: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[list[Any]] = mapped_column(default=list)  # [{"line": 7, "reason": "..."}]
+    error: Mapped[str] = mapped_column(Text, default="")
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]

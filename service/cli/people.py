@@ -12,7 +12,8 @@ from service.errors import DomainError
 
 async def subscribers_import(args) -> int:
     from service.audit import record
-    from subscribers.importer import ImportOptions, import_csv
+    from subscribers.import_write import write_rows
+    from subscribers.importer import ImportOptions, prepare
 
     data = Path(args.file).read_bytes()
     mapping = dict(m.split("=", 1) for m in args.map if "=" in m)
@@ -21,15 +22,23 @@ async def subscribers_import(args) -> int:
                              now=runtime.clock.now(), by="cli", mapping=mapping, default_topics=args.topic,
                              dry_run=args.dry_run, filename=Path(args.file).name)
         try:
-            async with runtime.db.transaction() as s:
-                report = await import_csv(s, data, opts)
-                if not args.dry_run:
-                    await record(s, actor=cli_actor(), action="subscriber.import", target="subscribers", now=runtime.clock.now(),
-                                 detail={"file": opts.filename, "consent_source": args.consent_source,
-                                         "added": len(report.added), "skipped": len(report.skipped)})
+            prepared = await prepare(runtime.db, data, opts)
         except DomainError as exc:
             print(f"Error: {exc.message}", file=sys.stderr)
             return 2
+        report = prepared.report
+        if not args.dry_run:
+            async def progress(s, written) -> None:
+                print(f"  {written.done} of {len(prepared.rows)} rows saved", file=sys.stderr)
+
+            written = await write_rows(runtime.db, prepared, opts, on_chunk=progress)
+            report.skipped = sorted(report.skipped + written.skipped, key=lambda x: x.line)
+            taken = {x.email for x in written.skipped}
+            report.added = [e for e in report.added if e not in taken]
+            async with runtime.db.transaction() as s:
+                await record(s, actor=cli_actor(), action="subscriber.import", target="subscribers", now=runtime.clock.now(),
+                             detail={"file": opts.filename, "consent_source": args.consent_source,
+                                     "added": len(report.added), "skipped": len(report.skipped)})
     print("Columns: " + ", ".join(f"{f}={h}" for f, h in report.mapping.items()))
     for skip in report.skipped:
         print(f"line {skip.line}: {skip.email or '(empty)'}: {skip.reason}")

@@ -38,9 +38,10 @@ class Database:
         self.is_postgres = self.url.get_backend_name() == "postgresql"
         self.engine = _create_engine(settings, self.url)
         self._writer = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._reader = async_sessionmaker(
-            self.engine.execution_options(sqlite_begin="DEFERRED"), expire_on_commit=False
-        )
+        # Reads take no write lock on SQLite (BEGIN DEFERRED): /healthz, for one, must not
+        # queue behind a long run of writes (a 50,000-row import) to say the database is up.
+        self.read_engine = self.engine.execution_options(sqlite_begin="DEFERRED")
+        self._reader = async_sessionmaker(self.read_engine, expire_on_commit=False)
 
     def session(self) -> AsyncSession:
         """A session for work that writes (BEGIN IMMEDIATE on SQLite). Use `async with db.session() as s, s.begin():`."""
@@ -57,7 +58,7 @@ class Database:
             yield session
 
     async def ping(self) -> None:
-        async with self.engine.connect() as conn:
+        async with self.read_engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def wait_until_reachable(self, sleep=asyncio.sleep) -> None:

@@ -37,7 +37,7 @@ def head() -> str | None:
 
 async def current_revision(db: Database) -> str | None:
     """The migration the database is at (None when it is empty)."""
-    async with db.engine.connect() as conn:
+    async with db.read_engine.connect() as conn:
         return await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
 
 

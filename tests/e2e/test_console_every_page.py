@@ -21,6 +21,7 @@ import pytest
 
 from service.campaigns.compose import CampaignForm, create_campaign
 from service.db.models import AuditEntry, Bounce, Campaign, Delivery
+from subscribers.models import SubscriberImport
 from tests.admin_support import make_user
 from tests.campaign_support import add_press, add_subscriber
 from tests.e2e._browser import site  # noqa: F401  (fixture)
@@ -48,8 +49,8 @@ async def _seed(runtime) -> dict:
     await add_source(runtime, "nyheder", "http://127.0.0.1:9/feed.xml")
     await add_item(runtime, "Ledigheden falder i Aarhus", kind="figures")
     ids = {}
-    for kind, status in (("press_release", "draft"), ("press_release", "sent"), ("newsletter", "scheduled"),
-                         ("newsletter", "cancelled")):
+    for kind, status in (("press_release", "failed"), ("press_release", "draft"), ("press_release", "sent"),
+                         ("newsletter", "scheduled"), ("newsletter", "cancelled")):
         form = CampaignForm(kind=kind, title=f"{kind} {status}", body_md="Hej {fornavn}\n\n| Kommune | Ledige |\n|---|---|\n| Aarhus | 4.120 |",
                             topics=["analyser"], contact_name="Pia", contact_email="pia@raadet.example")
         async with runtime.db.transaction() as s:
@@ -58,6 +59,11 @@ async def _seed(runtime) -> dict:
             c.status = status
             if status in ("scheduled", "sent"):
                 c.scheduled_at = now + timedelta(days=1) if status == "scheduled" else now - timedelta(hours=2)
+            if status == "failed":  # every message refused by the relay (catalogue 35)
+                c.started_at = c.public_released_at = now - timedelta(hours=1)
+                s.add(Delivery(key=f"campaign:{cid}:press:9", kind=kind, recipient="r9@example.org", campaign_id=cid,
+                               params={"part": "press"}, status="failed", attempts=1, next_attempt_at=now,
+                               message_id="<c9@x>", created_at=now, last_error="refused at DATA: 554 5.7.1 policy"))
             if status == "sent":
                 c.embargo_until, c.started_at, c.sent_at, c.public_released_at = (now - timedelta(hours=1), now - timedelta(hours=2),
                                                                                    now, now - timedelta(hours=1))
@@ -71,6 +77,9 @@ async def _seed(runtime) -> dict:
         s.add(Bounce(email="gone@avis.example", kind="hard", diagnostic="550 5.1.1 unknown", received_at=now))
         s.add(Bounce(email="angry@avis.example", kind="complaint", diagnostic="abuse report", received_at=now))
         s.add(AuditEntry(actor="cli:press-import", action="press.import", target="press_contacts", detail={"added": 2}, at=now))
+        s.add(SubscriberImport(filename="liste.csv", consent_source="LBR-møde", started_by="admin@raadet.example",
+                               status="done", total=3, done=3, added=2, skipped=[{"line": 4, "reason": "er allerede abonnent"}],
+                               error="", started_at=now, updated_at=now, finished_at=now))
     return ids
 
 

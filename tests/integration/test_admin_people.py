@@ -48,6 +48,22 @@ async def _post_import(c, data: dict, file: bytes | None = None):
     return await c.post("/admin/subscribers/import", data=fd)
 
 
+async def finished(c, r, timeout: float = 60) -> str:
+    """The real import is written in the background: follow its page (it refreshes itself
+    every 2 s while running) until it is done; its text then."""
+    import asyncio
+
+    assert r.status == 200 and "/admin/subscribers/import/" in r.url.path, (r.status, r.url)
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        page = await r.text()
+        if r.headers.get("Refresh") is None:
+            return page
+        assert asyncio.get_running_loop().time() < deadline, "the import did not finish"
+        await asyncio.sleep(0.2)
+        r = await c.get(r.url.path)
+
+
 async def _emails(runtime) -> set[str]:
     async with runtime.db.reader() as s:
         return set((await s.scalars(select(Subscriber.email))).all())
@@ -78,7 +94,7 @@ async def test_import_dry_run_then_real_with_report(runtime, db_kind):
         r = await _post_import(c, {"consent_source": "Liste fra LBR-mødet 12.11.2026", "content_b64": b64,
                                    "filename": "liste.csv", "map_email": "E-mail", "map_name": "Navn",
                                    "action": "import"})
-        page = await r.text()
+        page = await finished(c, r)
         assert "Importen er gennemført" in page and "3 tilføjet, 5 sprunget over" in page
     finally:
         await c.close()

@@ -1,14 +1,21 @@
 """Admin: CSV import of subscribers (column mapping, consent source, dry-run preview, a
-report of what was skipped and why) and CSV export (formula-safe cells)."""
+report of what was skipped and why) and CSV export (formula-safe cells).
+
+The real import is written in the background (`subscribers.import_runs`): the page sends
+the admin to /admin/subscribers/import/<id>, which shows its progress until it is done.
+A file that cannot be read is answered 422 with the line at fault.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 
 from aiohttp import web
 
-from service.audit import record_request
+from service.audit import record, record_request
+from service.web.client import client_ip
 from service.errors import Invalid
 from service.staff.auth import require_role
 from service.web.admin.subscribers import _search
@@ -17,7 +24,11 @@ from service.web.middleware import UPLOAD_BODY_BYTES, body_limit
 from service.web.admin._common import page as render
 from subscribers.directory import choices
 from subscribers.exporter import export_csv
-from subscribers.importer import FIELDS, ImportOptions, import_csv
+from subscribers import import_runs
+from subscribers.importer import FIELDS, ImportOptions, prepare
+
+# The imports this process is writing (a reference, so a task is not lost while it runs).
+RUNNING: web.AppKey[set] = web.AppKey("subscriber_imports", set)
 
 FIELD_LABELS = {"email": "E-mail (skal med)", "name": "Navn", "organisation": "Organisation", "topics": "Emner",
                 "municipalities": "Kommuner", "language": "Sprog", "frequency": "Hyppighed", "audience": "Rolle"}
@@ -27,7 +38,8 @@ async def _page(request, **ctx) -> web.Response:
     runtime = request.app[RUNTIME]
     async with runtime.db.reader() as s:
         opts = await choices(s)
-    base = {"report": None, "message": "", "consent_source": "", "content_b64": "", "filename": "",
+        runs = await import_runs.recent(s, runtime.clock.now())
+    base = {"runs": runs, "report": None, "message": "", "consent_source": "", "content_b64": "", "filename": "",
             "mapping": {}, "headers": [], "default_topics": [], "fields": FIELDS, "field_labels": FIELD_LABELS,
             "topics": [t for t in opts["topics"] if not t["retired"]]}
     status = ctx.pop("status", 200)
@@ -63,16 +75,43 @@ async def submit(request: web.Request) -> web.Response:
                          now=runtime.clock.now(), by=f"admin:{request['user'].email}", mapping=mapping,
                          default_topics=default_topics, dry_run=dry_run, filename=filename)
     try:
-        async with runtime.db.transaction() as s:
-            report = await import_csv(s, content, opts)
-            if not dry_run:
-                await record_request(s, request, "subscriber.import", "subscribers", {
-                    "file": filename, "consent_source": consent_source, "added": len(report.added),
-                    "skipped": len(report.skipped)})
-    except Invalid as exc:
-        return await _page(request, message=exc.message, status=422, **ctx)
-    return await _page(request, report=report, mapping=report.mapping, headers=report.headers,
-                       **(ctx | {"content_b64": ctx["content_b64"] if dry_run else ""}))
+        prepared = await prepare(runtime.db, content, opts)
+    except Invalid as exc:  # a file that cannot be read is not carried on: the admin chooses a mended one
+        carry = {"content_b64": "", "filename": ""} if "file" in exc.fields else {}
+        return await _page(request, message=exc.message, status=422, **(ctx | carry))
+    if dry_run:
+        report = prepared.report
+        return await _page(request, report=report, mapping=report.mapping, headers=report.headers, **ctx)
+    user, ip = request["user"], client_ip(request)
+
+    async def audited(s, written) -> None:
+        await record(s, actor=user.email, user_id=user.id, action="subscriber.import", target="subscribers", ip=ip,
+                     now=runtime.clock.now(), detail={"file": filename, "consent_source": consent_source,
+                                                      "added": written.added,
+                                                      "skipped": len(prepared.report.skipped) + len(written.skipped)})
+
+    run_id = await import_runs.begin(runtime.db, prepared, opts, user.email)
+    task = asyncio.create_task(import_runs.carry_out(runtime.db, run_id, prepared, opts, clock=runtime.clock,
+                                                     on_done=audited), name=f"subscriber-import-{run_id}")
+    request.app[RUNNING].add(task)
+    task.add_done_callback(request.app[RUNNING].discard)
+    raise web.HTTPSeeOther(f"/admin/subscribers/import/{run_id}")
+
+
+async def run_page(request: web.Request) -> web.Response:
+    runtime = request.app[RUNTIME]
+    async with runtime.db.reader() as s:
+        run = await import_runs.progress(s, int(request.match_info["id"]), runtime.clock.now())
+    if run is None:
+        raise web.HTTPNotFound(text="Den import findes ikke.")
+    headers = {"Refresh": "2"} if run.status == "running" else None
+    return render(request, "admin/subscribers/import_run.html", {"run": run}, headers=headers)
+
+
+async def _stop_imports(app: web.Application) -> None:
+    for task in list(app[RUNNING]):
+        task.cancel()
+    await asyncio.gather(*app[RUNNING], return_exceptions=True)
 
 
 async def export(request: web.Request) -> web.Response:
@@ -89,6 +128,9 @@ async def export(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     admins = require_role("admin")
+    app[RUNNING] = set()
+    app.on_cleanup.append(_stop_imports)
     app.router.add_get("/admin/subscribers/import", admins(form))
     app.router.add_post("/admin/subscribers/import", admins(submit))
+    app.router.add_get("/admin/subscribers/import/{id:\\d+}", admins(run_page))
     app.router.add_get("/admin/subscribers/export.csv", admins(export))
