@@ -387,6 +387,8 @@ def main() -> None:
     p.add_argument("--connections", type=int, default=0,
                    help="delivery.concurrency for the worker processes (0: the product's default)")
     p.add_argument("--batch", type=int, default=200, help="deliveries a worker claims at once")
+    p.add_argument("--relay-connections", type=int, default=64,
+                   help="delivery.concurrency for the relay 20 ms away (about rate × round trip)")
     p.add_argument("--dkim", action="store_true", help="sign every message (RSA 2048)")
     p.add_argument("--subscribers", type=int, default=100_000, help="subscribers for fan-out and digests")
     p.add_argument("--memory-messages", type=int, default=100_000, help="digests one worker sends in the memory run")

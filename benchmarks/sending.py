@@ -34,13 +34,14 @@ NEWSLETTER = Path(__file__).parent / "data" / "nyhedsbrev.md"
 RELAY_DATA_DELAY, RELAY_CONNECT_DELAY = 0.020, 0.050
 
 
-def write_config(bench, env, *, port: int | None = None, idle: float | None = None) -> None:
+def write_config(bench, env, *, port: int | None = None, idle: float | None = None,
+                 connections: int | None = None) -> None:
     """The env's config for a send run: the sink at `port` (the plain one unless given), the
     batch and connections asked for, DKIM when asked."""
     o = bench.opts
     body = f"batch_size = {o.batch}"
-    if o.connections:
-        body += f"\nconcurrency = {o.connections}"
+    if connections or o.connections:
+        body += f"\nconcurrency = {connections or o.connections}"
     if idle:
         body += f"\nidle_poll_seconds = {idle}"
     extra = {"delivery": body}
@@ -93,7 +94,7 @@ async def worker_runs(bench, env, kind: str, label: str, processes: int, n: int,
             raise RuntimeError(f"send {kind} {label}: {sent} recorded sent, {after - before} arrived, of {n}")
         size = (octets_after - octets_before) // n
         setattr(bench, size_attr, size)
-        conn = f"{bench.opts.connections} connections at first" if bench.opts.connections else "default connections"
+        conn = f"{bench.opts.connections} connections" if bench.opts.connections else "default connections (8)"
         bench.add(f"send.e2e.{kind}.{label}{processes}proc", "messages/s", n / took,
                   f"{n} {what}, ~{size // 1024} KB, {conn} per process{', DKIM' if bench.opts.dkim else ''}")
         bench.add(f"rss.worker{'.' + label.rstrip('.') if label else ''}", "MB", max(r["rss_mb"] for r in results))
@@ -106,9 +107,11 @@ async def worker_runs(bench, env, kind: str, label: str, processes: int, n: int,
 
 async def relay(bench, env, kind: str, n: int) -> None:
     """Digests to the sink that waits like a relay across a network."""
-    write_config(bench, env, port=bench.relay_port)
+    write_config(bench, env, port=bench.relay_port, connections=bench.opts.relay_connections)
     try:
-        await worker_runs(bench, env, kind, "relay20ms.", 1, n, "digests to a relay 20 ms away", port=bench.relay_port)
+        await worker_runs(bench, env, kind, "relay20ms.", 1, n,
+                          f"digests to a relay 20 ms away, delivery.concurrency = {bench.opts.relay_connections}",
+                          port=bench.relay_port)
     finally:
         write_config(bench, env)
     zero = bench.figures.get(f"send.e2e.{kind}.1proc")
