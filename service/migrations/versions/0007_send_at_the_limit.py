@@ -16,13 +16,13 @@ instead of pglz when the server has it: recording a sent digest took ~0.5 ms of 
 server's time in pglz, ~0.15 ms in lz4 (new values only; old ones stay as they are).
 
 Revision ID: 0007
-Revises: 0006
+Revises: 0005
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0007'
-down_revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
