@@ -11,7 +11,7 @@ subscriber's language.
 - A subscriber with no municipality gets the biggest moves instead, with the change they
   are sorted by.
 
-Every word comes from the `[figures]` and `[area_name]` groups of templates/labels.toml
+Every word comes from the `[figures]` and `[area_name]` groups of templates/messages.toml
 and every number from `service.render.formatting`. Pure functions over the item's `data`;
 the result is a plain dataclass for templates.
 """

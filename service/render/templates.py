@@ -23,7 +23,6 @@ _INLINER = css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=
 class Templates:
     def __init__(self, override: Path | None = None):
         self.root = templates_dir(override)
-        self.labels = Labels.load(self.root / "labels.toml")  # status, kind and figures words, da and en
         loader = FileSystemLoader([self.root / "email", self.root / "themes", self.root])
         common = dict(loader=loader, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         self.html_env = Environment(autoescape=True, **common)

@@ -94,7 +94,7 @@ async def load_items(runtime: "RenderContext", session: "AsyncSession", revision
             found[item_id] = view
     if missing:
         tz = runtime.settings.service.tz()
-        for view in await _read_items(session, missing, lang, tz, runtime.templates.labels):
+        for view in await _read_items(session, missing, lang, tz, runtime.templates.messages):
             cache.get(("item", view.id, view.revision, lang), lambda v=view: v)
             found[view.id] = view
     return [found[i] for i in revisions if i in found]
