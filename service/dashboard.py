@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.campaigns.report import failure_reasons
 from service.db.models import Campaign, Delivery, Feedback, Item, Match, item_topics
 from service.db.reference import Municipality, Topic
+from service.releases.watch import late_entries
 from subscribers.models import Subscriber, subscriber_municipalities, subscriber_topics
 
 WAITING = ("queued", "deferred", "sending")
@@ -43,6 +44,7 @@ class Overview:
     feedback_items: list[dict]
     feedback_topics: list[Bar]
     active_subscribers: int
+    late_releases: list[dict] = field(default_factory=list)  # expected StatBank releases not seen in time
 
 
 def _scale(bars: list[Bar]) -> list[Bar]:
@@ -167,6 +169,8 @@ async def overview(s: AsyncSession, now: datetime, *, limit: int = 15) -> Overvi
         feedback_items=fb_items,
         feedback_topics=fb_topics,
         active_subscribers=int(await s.scalar(select(func.count(Subscriber.id)).where(Subscriber.status == "active")) or 0),
+        late_releases=[{"period": e.period, "tables": ", ".join(e.tables or []), "at": e.at, "seen_at": e.seen_at}
+                       for e in await late_entries(s, now)],
     )
 
 

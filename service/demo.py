@@ -110,6 +110,8 @@ async def _seed(runtime) -> None:
     from service.db.reference import Audience, Municipality, Topic
     from subscribers.models import Subscriber
     from service.db.models import User
+    from service.db.releases import ReleaseEntry
+    from service.releases.calendar import import_calendar, parse_calendar
 
     now = runtime.clock.now()
     async with runtime.db.transaction() as s:
@@ -126,6 +128,9 @@ async def _seed(runtime) -> None:
                 sub.topics = [topics[t] for t in topic_slugs if t in topics]
                 sub.municipalities = [munis[c] for c in codes]
                 s.add(sub)
+        if not await s.scalar(select(func.count()).select_from(ReleaseEntry)):  # a sample release calendar
+            tz, cfg = runtime.settings.service.tz(), runtime.settings.calendar
+            await import_calendar(s, parse_calendar((SAMPLES / "release-calendar.toml").read_bytes(), tz, cfg), now)
         if await s.scalar(select(func.count()).select_from(User)):
             return
     await reset_password(runtime)

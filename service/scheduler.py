@@ -141,6 +141,16 @@ async def heartbeat(runtime: "Runtime") -> None:
     runtime.liveness.scheduler.beat()
 
 
+def release_watch_job(runtime: "Runtime") -> Job:
+    """Tight polling around the release calendar's moments, and late releases (service.releases.watch)."""
+    from service.releases.watch import tick
+
+    tz = runtime.settings.service.tz()
+    seconds = runtime.settings.calendar.window_poll_seconds
+    aligned = datetime(2026, 1, 1, tzinfo=tz)  # ticks on the whole minute (08:00:00, 08:00:05, …)
+    return Job("release_watch", IntervalTrigger(seconds=seconds, start_date=aligned, timezone=tz), lambda: tick(runtime))
+
+
 def jobs(runtime: "Runtime", arm: Callable[[datetime | None], None] | None = None) -> list[Job]:
     s = runtime.settings.schedule
     tz = runtime.settings.service.tz()
@@ -152,6 +162,7 @@ def jobs(runtime: "Runtime", arm: Callable[[datetime | None], None] | None = Non
         Job("weekly_digest", digest_trigger(runtime, "weekly"), lambda: digest_job(runtime, "weekly")),
         Job("retention", CronTrigger(hour=3, minute=17, timezone=tz), lambda: retention(runtime)),
         Job("heartbeat", IntervalTrigger(seconds=15, timezone=tz), lambda: heartbeat(runtime)),
+        release_watch_job(runtime),
     ]
 
 

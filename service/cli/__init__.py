@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "service.cli.digests",  # digest run, match
     "service.cli.campaigns",  # campaign list / send-test
     "service.cli.status",  # status
+    "service.cli.calendar",  # calendar import / list (the release calendar)
 )
 
 

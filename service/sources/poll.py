@@ -18,6 +18,7 @@ from sqlalchemy import or_, select, update
 
 from service import metrics
 from service.db.models import Source
+from service.releases.watch import next_poll_at
 from service.sources.fetch import FetchError
 from service.sources.info import SourceInfo, load_source
 from service.sources.parse import FeedRejected
@@ -121,4 +122,5 @@ async def _record_health(runtime, source: SourceInfo, report: PollReport, gone: 
             row.last_success_at = now
             row.consecutive_failures = 0
             row.last_error = None
-        row.next_poll_at = next_poll(now, row.interval_minutes, row.consecutive_failures)
+        row.next_poll_at = await next_poll_at(s, row, now, next_poll(now, row.interval_minutes, row.consecutive_failures),
+                                              runtime.settings.calendar)  # the release calendar's windows

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from service.web.admin import (
     audit_log,
+    calendar,
     campaign_send,
     campaigns,
     dashboard,
@@ -33,6 +34,7 @@ PAGES = (
     campaigns,  # /admin/campaigns (press releases, newsletters): the editor
     campaign_send,  # /admin/campaigns/…: preview, test, schedule, cancel
     press,  # /admin/press (the press contact list and its segments)
+    calendar,  # /admin/calendar (expected StatBank releases)
     subscribers,  # /admin/subscribers (search, detail, edit, block, delete)
     people_io,  # /admin/subscribers/import, /admin/subscribers/export.csv
     topics,  # /admin/topics

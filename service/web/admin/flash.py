@@ -31,6 +31,10 @@ MESSAGES: dict[str, str] = {
     "user-saved": "Brugeren er gemt.",
     "user-added": "Brugeren er oprettet.",
     "source-saved": "Kilden er gemt.",
+    "release-added": "Udgivelsen er føjet til kalenderen.",
+    "release-saved": "Udgivelsen er gemt.",
+    "release-deleted": "Udgivelsen er slettet fra kalenderen.",
+    "calendar-imported": "Kalenderen er indlæst: {n} udgivelser tilføjet eller ændret.",
 }
 
 

@@ -7,6 +7,7 @@
     /unsubscribe/{token}      leave (RFC 8058 one-click included)           unsubscribe
     /feedback/{token}/ja|nej  "Var det nyttigt?"                            feedback
     /archive, /feed.xml       released campaigns and items                  archive
+    /kalender, /kalender.ics  the release calendar of the figures           calendar
 
 Handlers parse, call the subscribers' domain (`subscribers.lifecycle`, `.choices`,
 `.access`) or the archive, and respond. GET and HEAD never change anything.
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from service.web.public import archive, confirm, feedback, preferences, signup, unsubscribe
+from service.web.public import archive, calendar, confirm, feedback, preferences, signup, unsubscribe
 from service.web.public.pages import FORMS, Forms
 from service.web.public.signup_queue import SIGNUPS, SignupQueue
 
@@ -24,5 +25,5 @@ from service.web.public.signup_queue import SIGNUPS, SignupQueue
 def setup(app: web.Application) -> None:
     app[FORMS] = Forms()
     app[SIGNUPS] = SignupQueue()
-    for part in (signup, confirm, preferences, unsubscribe, feedback, archive):
+    for part in (signup, confirm, preferences, unsubscribe, feedback, archive, calendar):
         part.setup(app)

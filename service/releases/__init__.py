@@ -1,0 +1,1 @@
+"""The release calendar: expected StatBank releases, the polling schedule around them, late releases, and the published calendar."""
