@@ -362,6 +362,16 @@ async def main_async(opts) -> None:
             for kind in dbs:
                 await bench.digest(kind)
                 lap(f"digests on {kind} (setup and runs)")
+        if "figures" in only:
+            from benchmarks import figures
+
+            for kind in dbs:
+                await figures.run(bench, kind)
+                lap(f"figures on {kind} (setup and runs)")
+            if "send.raw" not in bench.figures:
+                bench.message_size = getattr(bench, "alert_size", 12_000)
+                await bench.raw()
+            figures.floors(bench)
         if "signup" in only:
             for kind in dbs:
                 await bench.signup(kind)
@@ -378,9 +388,9 @@ async def main_async(opts) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
-    p.add_argument("--only", default="send,newsletter,relay,run,fanout,digest,signup,memory",
+    p.add_argument("--only", default="send,newsletter,relay,run,fanout,digest,figures,signup,memory",
                    help="comma-separated: send (digests; with newsletter, relay, run: those send figures too), "
-                        "fanout, digest, signup, memory")
+                        "fanout, digest, figures, signup, memory")
     p.add_argument("--db", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     p.add_argument("--runs", type=int, default=3, help="times each figure is measured")
     p.add_argument("--messages", type=int, default=4000, help="messages per send run")
@@ -392,6 +402,8 @@ def main() -> None:
     p.add_argument("--dkim", action="store_true", help="sign every message (RSA 2048)")
     p.add_argument("--subscribers", type=int, default=100_000, help="subscribers for fan-out and digests")
     p.add_argument("--memory-messages", type=int, default=100_000, help="digests one worker sends in the memory run")
+    p.add_argument("--figures-subscribers", type=int, default=10_000,
+                   help="immediate subscribers waiting for a release (figures)")
     p.add_argument("--clients", type=int, default=100, help="concurrent clients on the signup page")
     p.add_argument("--requests", type=int, default=1000, help="requests per closed-loop signup run")
     p.add_argument("--open-rate", type=float, default=100, help="signups per second in the open-loop run (0: none)")

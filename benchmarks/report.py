@@ -41,6 +41,8 @@ TARGETS: dict[str, tuple[str, float]] = {
     "digest.sqlite": ("<=", 90), "digest.postgres": ("<=", 90),
     "signup.sqlite.get.p99": ("<=", 50), "signup.sqlite.post.p99": ("<=", 50),
     "signup.postgres.get.p99": ("<=", 50), "signup.postgres.post.p99": ("<=", 50),
+    "figures.first.sqlite": ("<=", 10), "figures.first.postgres": ("<=", 10),  # issue 16
+    "figures.all.sqlite": ("<=", 30), "figures.all.postgres": ("<=", 30),
     "rss.worker": ("<=", 300), "rss.fanout": ("<=", 300), "rss.digest": ("<=", 300), "rss.web": ("<=", 300),
 }
 

@@ -17,7 +17,7 @@ def test_every_benchmark_runs_and_prints_its_figures():
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--db", "sqlite", "--runs", "1", "--messages", "40",
          "--subscribers", "300", "--requests", "40", "--clients", "5", "--memory-messages", "60",
-         "--open-rate", "20", "--open-seconds", "1"],
+         "--open-rate", "20", "--open-seconds", "1", "--figures-subscribers", "50"],
         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     figures = {f["name"]: f for f in map(json.loads, done.stdout.splitlines())}
@@ -26,7 +26,8 @@ def test_every_benchmark_runs_and_prints_its_figures():
                  "campaign.release.sqlite", "send.e2e.sqlite.relay20ms.1proc", "send.relay.sqlite",
                  "send.raw.transport", "rss.worker.60",
                  "signup.sqlite.get.p99", "signup.sqlite.post.rps", "signup.sqlite.open20.p99",
-                 "signup.sqlite.confirm.p99", "rss.worker", "rss.fanout", "rss.digest", "rss.web"):
+                 "signup.sqlite.confirm.p99", "figures.first.sqlite", "figures.all.sqlite", "figures.raw_floor.sqlite",
+                 "rss.worker", "rss.fanout", "rss.digest", "rss.web"):
         assert name in figures, name
         f = figures[name]
         assert f["runs"] >= 1 and f["min"] <= f["median"] <= f["max"] and f["median"] > 0
