@@ -1,10 +1,6 @@
 """Polling around the expected release moments, and releases that do not come.
 
-- `next_poll_at`: when a `statbank` source should look next. A table with an entry in the
-  calendar is looked at every `window_poll_seconds` from its moment for `window_minutes`
-  (doubling on errors, up to a minute), until its part of that period is in; outside
-  those windows every `idle_poll_minutes`, but never later than the next moment. A table
-  not in the calendar keeps its source's own interval.
+- when a `statbank` source looks next is `service.sources.release_windows.next_poll_at`;
 - `tick` (the scheduler's `release_watch` job, every `window_poll_seconds`): while a
   window is open, poll what is due and match it at once; then `mark_seen` and `flag_late`.
 - `flag_late`: an entry not seen `late_after_minutes` after its moment is flagged (the
@@ -21,46 +17,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.models import Source, User
+from service.db.models import User
 from service.db.releases import FiguresPart, ReleaseEntry
 from service.delivery.outbox import enqueue, mail_domain
 from service.render.formatting import datetime_local, month_name
-from service.settings import CalendarSettings
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
-MAX_WINDOW_BACKOFF = timedelta(minutes=1)
-
-
-async def _entries_for(s: AsyncSession, table: str, now: datetime, cfg: CalendarSettings) -> list[ReleaseEntry]:
-    rows = (await s.scalars(select(ReleaseEntry).where(
-        ReleaseEntry.at >= now - timedelta(minutes=cfg.window_minutes), ReleaseEntry.seen_at.is_(None))
-        .order_by(ReleaseEntry.at))).all()
-    return [r for r in rows if table in (r.tables or [])]
-
-
-async def next_poll_at(s: AsyncSession, source: Source, now: datetime, default: datetime,
-                       cfg: CalendarSettings) -> datetime:
-    """The next poll of a statbank source, by the calendar (`default`: by its own interval)."""
-    table = str((source.options or {}).get("table") or "")
-    if source.kind != "statbank" or not table:
-        return default
-    upcoming = await _entries_for(s, table, now, cfg)
-    if not upcoming:
-        return default
-    window = timedelta(minutes=cfg.window_minutes)
-    for entry in upcoming:
-        if entry.at <= now < entry.at + window:
-            have = await s.scalar(select(FiguresPart.id).where(FiguresPart.source_id == source.id,
-                                                               FiguresPart.period == entry.period))
-            if have is None:
-                step = timedelta(seconds=cfg.window_poll_seconds) * 2 ** min(source.consecutive_failures or 0, 6)
-                return now + min(step, MAX_WINDOW_BACKOFF)
-    later = [e.at for e in upcoming if e.at > now]
-    idle = now + timedelta(minutes=cfg.idle_poll_minutes)
-    return min([idle, *later])
 
 
 async def window_open(runtime: "Runtime", now: datetime) -> bool:

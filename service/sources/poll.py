@@ -18,7 +18,7 @@ from sqlalchemy import or_, select, update
 
 from service import metrics
 from service.db.models import Source
-from service.releases.watch import next_poll_at
+from service.sources.release_windows import next_poll_at
 from service.sources.fetch import FetchError
 from service.sources.info import SourceInfo, load_source
 from service.sources.parse import FeedRejected

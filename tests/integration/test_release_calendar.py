@@ -15,7 +15,8 @@ from service.db.models import Source
 from service.db.releases import ReleaseEntry
 from service.delivery.worker import Worker
 from service.releases.calendar import CalendarProblems, entries, import_calendar, parse_calendar
-from service.releases.watch import flag_late, next_poll_at
+from service.releases.watch import flag_late
+from service.sources.release_windows import next_poll_at
 from service.sources.poll import poll_source
 from tests.campaign_support import add_user
 from tests.conftest import DATA
