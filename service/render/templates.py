@@ -29,6 +29,7 @@ class Templates:
         self.text_env = Environment(autoescape=False, keep_trailing_newline=True, **common)
         for env in (self.html_env, self.text_env):
             env.filters["number"] = number
+        self.labels = Labels.load(self.root / "labels.toml")  # status and kind words, da and en
         self.messages = Labels.load(self.root / "messages.toml")  # sentences, per language
         self.cache = Cache()  # parts rendered once and shared between messages (service.render.assemble)
 

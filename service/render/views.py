@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import String, cast, literal, select, union_all
 
-from service.db.models import Item, item_topics
+from service.db.models import Item, ItemRevision, item_topics
 from service.render.assemble import cache_of
 from service.db.reference import Audience, Topic
 from service.render.figures import figures_title
@@ -51,6 +51,7 @@ class ItemView:
     urgent: bool
     topics: tuple[TopicRef, ...]
     data: dict[str, Any] | None  # figures block (docs/figures.md), read by service.render.figures
+    corrections: dict[str, Any] | None = None  # a revision of figures: {area code: {field: [old, new]}}
 
     @property
     def is_figures(self) -> bool:
@@ -94,13 +95,14 @@ async def load_items(runtime: "RenderContext", session: "AsyncSession", revision
             found[item_id] = view
     if missing:
         tz = runtime.settings.service.tz()
-        for view in await _read_items(session, missing, lang, tz, runtime.templates.messages):
+        for view in await _read_items(session, missing, lang, tz, runtime.templates.labels, runtime.templates.messages):
             cache.get(("item", view.id, view.revision, lang), lambda v=view: v)
             found[view.id] = view
     return [found[i] for i in revisions if i in found]
 
 
-async def _read_items(session: "AsyncSession", ids: list[int], lang: str, tz: ZoneInfo, labels: Labels) -> list[ItemView]:
+async def _read_items(session: "AsyncSession", ids: list[int], lang: str, tz: ZoneInfo, labels: Labels,
+                      messages: Labels) -> list[ItemView]:
     items = (await session.execute(
         select(Item.id, Item.revision, Item.kind, Item.title, Item.summary, Item.link, Item.published_at,
                Item.public_at, Item.urgent, Item.data).where(Item.id.in_(ids))
@@ -113,17 +115,32 @@ async def _read_items(session: "AsyncSession", ids: list[int], lang: str, tz: Zo
     for t in topic_rows:
         name = t.name_en if lang == "en" else t.name_da
         topics.setdefault(t.item_id, []).append(TopicRef(t.id, t.slug, name, t.position))
+    corrections = await _corrections(session, [(r.id, r.revision) for r in items if r.kind == "figures" and r.revision > 1])
     out = []
     for r in items:
         shown = max(r.published_at, r.public_at) if r.public_at else r.published_at
-        title = figures_title(r.data, labels, lang) if r.kind == "figures" and r.data else r.title
+        revised = corrections.get(r.id)
+        title = figures_title(r.data, messages, lang, revised=bool(revised)) if r.kind == "figures" and r.data else r.title
         out.append(ItemView(
             id=r.id, revision=r.revision, kind=r.kind, kind_label=labels.get("item_kind", r.kind, lang), title=title,
             summary=r.summary or "", link=_web_link(r.link), published_label=datetime_local(shown, tz, lang, zone=language(lang) == "en"),
             published_at=shown, urgent=bool(r.urgent),
             topics=tuple(sorted(topics.get(r.id, []), key=lambda t: (t.position, t.slug))), data=r.data,
+            corrections=revised,
         ))
     return out
+
+
+async def _corrections(session: "AsyncSession", current: list[tuple[int, int]]) -> dict[int, dict[str, Any]]:
+    """Per figures item, the area changes of its current revision when it corrects numbers
+    subscribers were already told (docs/figures.md, Revisions)."""
+    if not current:
+        return {}
+    rows = (await session.execute(select(ItemRevision.item_id, ItemRevision.revision, ItemRevision.changes)
+                                  .where(ItemRevision.item_id.in_([i for i, _ in current])))).all()
+    wanted = set(current)
+    return {r.item_id: r.changes["areas"] for r in rows
+            if (r.item_id, r.revision) in wanted and (r.changes or {}).get("after_announcement") and r.changes.get("areas")}
 
 
 async def load_subscriber(session: "AsyncSession", subscriber_id: int | None) -> SubscriberView | None:
