@@ -240,6 +240,9 @@ class CampaignSettings(Section):
 
 class FiguresSettings(Section):
     join_wait_minutes: int = Field(10, ge=0, description="How long a release's figures wait for its other table (count or rate) before they go out with what is there.")
+    announce_revisions: bool = Field(True, description="Tell subscribers of a revision of figures (only those whose own areas changed); a source's option announce_updates overrides it.")
+    revision_min_count: float = Field(0, ge=0, description="A revision counts for an area when its count changed by at least this much (0: any change).")
+    revision_min_points: float = Field(0, ge=0, description="… or its rate by at least this many percentage points (0: any change).")
 
 
 class CalendarSettings(Section):

@@ -13,9 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
-from service.render.formatting import month_name, number, percent, signed
-from service.db.models import Campaign, Item, User
+from service.campaigns.correction import start_correction
+from service.db.models import Campaign, Item, ItemRevision, User
 from service.delivery.outbox import enqueue, mail_domain
+from service.render.formatting import month_name, number, percent, signed
+from service.sources.figures_join import merged
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
@@ -151,6 +153,44 @@ def compose_draft(data: dict[str, Any], cfg: "CampaignSettings") -> dict[str, st
             "period_label": month}
 
 
+def correction_text(data: dict[str, Any], changed: dict[str, Any]) -> str:
+    """The correction's paragraph: each changed area, old → new, in a press release's words."""
+    names = {a.get("code"): a.get("name") for a in data.get("areas") or []}
+    month = month_name(data.get("period", ""))
+    lines = []
+    for code, diff in changed.items():
+        parts = []
+        if "rate" in diff:
+            parts.append(f"ledigheden {percent(diff['rate'][0])} → {percent(diff['rate'][1])}")
+        if "value" in diff:
+            parts.append(f"fuldtidsledige {number(diff['value'][0])} → {number(diff['value'][1])}")
+        if parts:
+            lines.append(f"- **{names.get(code, code)}**: " + ", ".join(parts))
+    return (f"## Rettelse\n\nDanmarks Statistik har rettet tallene for {month}. Rettet i forhold til den "
+            f"udsendte pressemeddelelse:\n\n" + "\n".join(lines) + "\n\n") if lines else ""
+
+
+async def _correction(s, sent: Campaign, item: Item, draft: dict[str, str], now) -> Campaign | None:
+    """A revision after the release went out: the correction path (service.campaigns.correction) with
+    the new numbers; a correction not yet sent is updated instead of making another."""
+    since = sent.sent_at or sent.started_at or sent.updated_at
+    changed: dict[str, Any] = {}
+    for changes in (await s.scalars(select(ItemRevision.changes).where(
+            ItemRevision.item_id == item.id, ItemRevision.at >= since).order_by(ItemRevision.revision))).all():
+        changed = merged(changed, (changes or {}).get("areas") or {})  # against the numbers that went out
+    if not changed:
+        log.info("figures item %s changed after its release %s was sent, no numbers moved", item.id, sent.id)
+        return None
+    c = await s.scalar(select(Campaign).where(Campaign.corrects_id == sent.id, Campaign.status.in_(UNSENT))
+                       .order_by(Campaign.id.desc()))
+    if c is None:
+        c = await s.get(Campaign, await start_correction(s, sent.id, now=now))
+    draft["title"] = f"Rettelse: {draft['title']}"
+    draft["body_md"] = correction_text(item.data, changed) + draft["body_md"]
+    log.info("figures item %s revised after release %s was sent: correction %s", item.id, sent.id, c.id)
+    return c
+
+
 async def draft_from_figures(runtime: "Runtime", item_id: int) -> int:
     """Create or update the draft for this figures item; return the campaign id (0: nothing to do)."""
     cfg = runtime.settings.campaigns
@@ -160,7 +200,8 @@ async def draft_from_figures(runtime: "Runtime", item_id: int) -> int:
         if item is None or item.kind != "figures" or not item.data:
             return 0
         draft = compose_draft(item.data, cfg)
-        existing = await s.scalar(select(Campaign).where(Campaign.figures_item_id == item_id).order_by(Campaign.id.desc()))
+        existing = await s.scalar(select(Campaign).where(Campaign.figures_item_id == item_id, Campaign.corrects_id.is_(None))
+                                  .order_by(Campaign.id.desc()))
         if existing is None and item.period:  # a revision stored as a new item of the same period
             existing = await s.scalar(
                 select(Campaign).join(Item, Item.id == Campaign.figures_item_id)
@@ -169,8 +210,9 @@ async def draft_from_figures(runtime: "Runtime", item_id: int) -> int:
             )
         revised = existing is not None
         if existing is not None and existing.status not in UNSENT:
-            log.info("figures item %s revised after its release %s was sent; not changed", item_id, existing.id)
-            return existing.id
+            existing = await _correction(s, existing, item, draft, now)
+            if existing is None:
+                return 0
         c = existing or Campaign(kind="press_release", status="draft", created_at=now,
                                  contact_name=cfg.contact_name, contact_email=cfg.contact_email,
                                  contact_phone=cfg.contact_phone, audience={"press": {}, "topics": []})

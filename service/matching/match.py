@@ -19,7 +19,7 @@ the scheduler's next step makes them (`service.campaigns.draft_step`).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, literal, null, or_, select, update
@@ -29,6 +29,7 @@ from service.db.base import UtcDateTime
 from service.db.dialect import as_text, dialect_of, insert_for, prepare
 from service.db.models import Delivery, Item, Match, item_municipalities, item_topics
 from service.delivery.outbox import enqueue_from, insert_from, mail_domain
+from service.matching.revision import revision_scope
 from service.matching.rules import (
     ItemFacts,
     SqlContext,
@@ -100,6 +101,10 @@ async def match_item(runtime: "Runtime", item_id: int, *, suppressed_ids: list[i
             return None
         first = row.matched_revision == 0
         matches = alerts = 0
+        if not first and row.announce_revision:  # a revision of figures: only where the numbers moved
+            scope = await revision_scope(s, item_id, row.revision, runtime.settings.campaigns.region_code,
+                                         runtime.settings.figures)
+            facts = replace(facts, revision=scope)
         if first or row.announce_revision:
             ctx = SqlContext(dialect_of(s), now, suppressed_ids)
             if ctx.dialect == "postgresql":

@@ -25,6 +25,14 @@ from subscribers.models import Subscriber, subscriber_municipalities, subscriber
 
 
 @dataclass(frozen=True)
+class RevisionScope:
+    """Which areas an announced revision of figures changed by at least the configured amount."""
+
+    changed: frozenset[str]  # area codes (municipalities, and the region's code if its total moved)
+    region: str  # the region's code: what a subscriber without a municipality follows
+
+
+@dataclass(frozen=True)
 class ItemFacts:
     id: int
     topic_ids: frozenset[int]
@@ -32,6 +40,7 @@ class ItemFacts:
     public_at: datetime | None = None
     urgent: bool = False
     topic_names: dict[int, str] = field(default_factory=dict)  # for reasons
+    revision: RevisionScope | None = None  # set when a figures revision is being announced
 
 
 @dataclass(frozen=True)
@@ -168,7 +177,40 @@ class Role:
         return Verdict(self.name, True, f"role {sub.audience}" if sub.audience else "no role chosen")
 
 
-RULES: tuple[Rule, ...] = (Embargo(), Active(), NotSuppressed(), TopicOverlap(), MunicipalityOverlap(), Role())
+class RevisedAreas:
+    """A revision of figures is news only where the numbers moved (service.matching.revision)."""
+
+    name = "revised_areas"
+    description = ("A revision of figures reaches subscribers whose own municipalities changed, or, for those "
+                   "who chose none, the region's total.")
+
+    def where(self, item, ctx):
+        scope = item.revision
+        if scope is None:
+            return None
+        chosen = exists(select(subscriber_municipalities.c.municipality_code).where(
+            subscriber_municipalities.c.subscriber_id == Subscriber.id))
+        munis = sorted(scope.changed - {scope.region})
+        own = exists(select(subscriber_municipalities.c.municipality_code).where(
+            subscriber_municipalities.c.subscriber_id == Subscriber.id,
+            subscriber_municipalities.c.municipality_code.in_(munis))) if munis else false()
+        return or_(own, not_(chosen)) if scope.region in scope.changed else own
+
+    def check(self, item, sub, now):
+        scope = item.revision
+        if scope is None:
+            return Verdict(self.name, True, "not a revision")
+        if not sub.municipalities:
+            ok = scope.region in scope.changed
+            return Verdict(self.name, ok, "the region's total changed" if ok else "the region's total did not change")
+        common = sub.municipalities & scope.changed
+        if common:
+            return Verdict(self.name, True, f"changed: {', '.join(sorted(common))}")
+        return Verdict(self.name, False, "none of the subscriber's municipalities changed")
+
+
+RULES: tuple[Rule, ...] = (Embargo(), Active(), NotSuppressed(), TopicOverlap(), MunicipalityOverlap(), Role(),
+                           RevisedAreas())
 
 
 def _public(item: ItemFacts, now: datetime) -> bool:

@@ -35,7 +35,7 @@ def item_block(runtime: "RenderContext", sh: Shell, item: ItemView, lang: str, o
 
 
 def _item_block(runtime: "RenderContext", sh: Shell, item: ItemView, lang: str, own: tuple[str, ...]) -> Block:
-    fig: FiguresView | None = figures_view(item.data, own, lang, runtime.templates.messages) if item.is_figures else None
+    fig: FiguresView | None = figures_view(item.data, own, lang, runtime.templates.messages, item.corrections) if item.is_figures else None
     ctx = {"item": item, "fig": fig, "lang": lang, "fb_yes": slot("fb_yes"), "fb_no": slot("fb_no")}
     t = runtime.templates
     html = sh.fragment(t.html_env.get_template("_item.html").render(ctx))

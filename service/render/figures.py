@@ -73,6 +73,13 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Correction:
+    name: str
+    own: bool
+    changes: tuple[str, ...]  # "fuldtidsledige i september 2026 8.054 → 8.100"
+
+
+@dataclass(frozen=True)
 class FiguresView:
     title: str
     period_label: str
@@ -90,6 +97,8 @@ class FiguresView:
     ranks: tuple[str, ...]  # one sentence per own municipality
     name_width: int  # for the plain-text columns
     headline: str  # one line, for summaries and previews
+    corrections: tuple[Correction, ...] = ()  # a revision: what changed, own areas first
+    corrections_intro: str = ""
 
     @property
     def rows(self) -> tuple[AreaRow, ...]:
@@ -220,8 +229,38 @@ def _headline(row: AreaRow, area: dict[str, Any], prev: str, labels: Labels, lan
     return ", ".join(parts)
 
 
+FIELDS = {  # field → (message, which period, decimals, a rate?)
+    "value": ("corrected_count", "period", 0, False), "previous": ("corrected_count", "previous_period", 0, False),
+    "year_ago": ("corrected_count", "year_ago_period", 0, False), "rate": ("corrected_rate", "period", 1, True),
+    "rate_previous": ("corrected_rate", "previous_period", 1, True),
+    "rate_year_ago": ("corrected_rate", "year_ago_period", 1, True),
+}
+
+
+def corrections(data: dict[str, Any], changed: dict[str, Any], own: set[str], labels: Labels,
+                lang: str) -> tuple[Correction, ...]:
+    """Each changed area with its old → new numbers: own municipalities, region, country, the rest."""
+    by_code = {str(a.get("code")): a for a in data.get("areas") or [] if isinstance(a, dict)}
+    rank = {"region": 1, "country": 2, "municipality": 3}
+    out = []
+    for code, diff in changed.items():
+        area = by_code.get(code, {"code": code, "name": code, "level": "municipality"})
+        parts = []
+        for field, (key, period, decimals, rate) in FIELDS.items():
+            pair = diff.get(field) if isinstance(diff, dict) else None
+            if not pair or pair[0] == pair[1]:
+                continue
+            show = (lambda v: percent(v, decimals, lang)) if rate else (lambda v: number(v, decimals, lang))
+            parts.append(_w(labels, key, lang, month=month_name(str(data.get(period) or ""), lang),
+                            old=show(pair[0]), new=show(pair[1])))
+        if parts:
+            out.append((0 if code in own else rank.get(area.get("level"), 3),
+                        Correction(area_name(area, labels, lang), code in own, tuple(parts))))
+    return tuple(c for _, c in sorted(out, key=lambda p: p[0]))
+
+
 def figures_view(data: dict[str, Any] | None, own_codes: tuple[str, ...] | frozenset[str], lang: str,
-                 labels: Labels) -> FiguresView | None:
+                 labels: Labels, changed: dict[str, Any] | None = None) -> FiguresView | None:
     """The view of `data` for a subscriber who chose `own_codes` (empty: none chosen)."""
     if not data or not data.get("areas"):
         return None
@@ -267,9 +306,11 @@ def figures_view(data: dict[str, Any] | None, own_codes: tuple[str, ...] | froze
     shown = own + tuple(r for r in (region, country) if r is not None)
     lead = [(r, a) for r, a in zip(own, own_areas)] or ([(region, region_area)] if region else [])
     return FiguresView(
-        title=figures_title(data, labels, lang), period_label=period, previous_label=prev, year_ago_label=ago,
+        title=figures_title(data, labels, lang, revised=bool(changed)), period_label=period, previous_label=prev, year_ago_label=ago,
         words=words, has_rate=has_rate, has_count=has_count, own=own, region=region, country=country,
         movers=() if own else movers(munis, has_rate, labels, lang), chart=chart, references=references,
         ranks=ranks, name_width=max((len(r.name) for r in shown), default=10),
         headline="; ".join(_headline(r, a, prev, labels, lang) for r, a in lead[:3]),
+        corrections=corrections(data, changed, own_set, labels, lang) if changed else (),
+        corrections_intro=_w(labels, "corrections_intro", lang, month=period) if changed else "",
     )

@@ -173,7 +173,8 @@ async def poll_statbank(runtime, source: SourceInfo) -> PollReport:
             return report
         part = fetched.part
         wait = timedelta(minutes=runtime.settings.figures.join_wait_minutes)
-        saved = await store_part(s, row, part, now=now, wait=wait, announce_updates=source.announce_updates,
+        announce = bool(source.options.get("announce_updates", runtime.settings.figures.announce_revisions))
+        saved = await store_part(s, row, part, now=now, wait=wait, announce_updates=announce,
                                  topics=source.topics)
         report.count(saved)
         row.remote_updated = part["updated"]

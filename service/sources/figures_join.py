@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.models import Item, ItemSource, Source
+from service.db.models import Item, ItemRevision, ItemSource, Source
 from service.db.releases import FiguresPart
 from service.render.formatting import month_name, number, percent, points, signed
 from service.sources.store import ItemDraft, Saved, save_item
@@ -96,6 +96,18 @@ def area_changes(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, A
             "rate_updated": [old.get("rate_updated"), new.get("rate_updated")], "areas": changed, "added": added}
 
 
+def merged(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    """Two revisions' area changes as one (old from the earlier, new from the later): the count
+    table and the rate table of a revision are seen one after the other, and told as one."""
+    out: dict[str, Any] = {code: dict(diff) for code, diff in earlier.items()}
+    for code, diff in later.items():
+        for field, (old, new) in diff.items():
+            first = out.setdefault(code, {}).get(field, [old, new])[0]
+            out[code][field] = [first, new]
+    return {code: {f: p for f, p in diff.items() if p[0] != p[1]} for code, diff in out.items()
+            if any(p[0] != p[1] for p in diff.values())}
+
+
 def title(period: str) -> str:
     """The stored (Danish) title; mail shows `service.render.figures.figures_title` in the reader's language."""
     return f"Ledighedstal for {month_name(period)}"
@@ -151,9 +163,19 @@ async def store_part(s: AsyncSession, source: Source, part: dict[str, Any], *, n
     if item_id is None:
         item_id = await s.scalar(select(ItemSource.item_id).where(ItemSource.source_id == source.id,
                                                                   ItemSource.entry_key == key))
+    announced = pending_announce = False
+    pending: dict[str, Any] = {}
     if item_id is not None:
-        old = await s.scalar(select(Item.data).where(Item.id == item_id))
+        row = (await s.execute(select(Item.data, Item.matched_revision, Item.revision, Item.announce_revision)
+                               .where(Item.id == item_id))).one()
+        old, announced = row.data, bool(row.matched_revision)
+        if announced and row.revision > row.matched_revision:  # a change not yet told: this one adds to it
+            pending = (await s.scalar(select(ItemRevision.changes).where(
+                ItemRevision.item_id == item_id, ItemRevision.revision == row.revision)) or {}).get("areas") or {}
+            pending_announce = bool(row.announce_revision)
     changes = area_changes(old, data)
+    changes["areas"] = merged(pending, changes["areas"])
+    changes["after_announcement"] = announced  # a correction of what subscribers were told
     texts = [p.data.get("text") or "" for p in parts]
     published = min((p.data.get("published_at") or "" for p in parts), default="") or None
     draft = ItemDraft(
@@ -165,7 +187,8 @@ async def store_part(s: AsyncSession, source: Source, part: dict[str, Any], *, n
         municipalities=[a["code"] for a in data["areas"] if a["level"] == "municipality"],
         data=data, period=period, dedupe_by_link=False,
     )
-    saved = await save_item(s, source, draft, now, announce_updates=announce_updates and bool(changes["areas"]),
+    saved = await save_item(s, source, draft, now,
+                            announce_updates=pending_announce or (announce_updates and announced and bool(changes["areas"])),
                             changes=changes, item_id=item_id)
     item = await s.get(Item, saved.item_id)
     if item.matched_revision == 0:  # not announced yet: out now when complete, else when the wait is over

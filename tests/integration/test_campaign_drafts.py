@@ -152,6 +152,52 @@ async def test_a_draft_speaks_in_rates_and_points_as_a_press_release_would(runti
     assert "tabellerne AUP01, AUL01" in c.body_md
 
 
+async def test_a_revision_after_the_release_was_sent_takes_the_correction_path(runtime, db_kind):
+    from service.db.models import ItemRevision
+    from service.render.formatting import number, percent
+
+    await add_user(runtime, "pia@raadet.example", "press")
+    data, release = made_up_data(7)
+    item_id = await _item(runtime, data)
+    cid = await draft_from_figures(runtime, item_id)
+    now = runtime.clock.now()
+    async with runtime.db.transaction() as s:
+        c = await s.get(Campaign, cid)
+        c.status, c.started_at, c.sent_at = "sent", now, now
+    runtime.clock.advance(days=3)
+
+    async def revise(revision: int, code: str, value: float, rate: float) -> None:
+        async with runtime.db.transaction() as s:
+            item = await s.get(Item, item_id)
+            new = {**item.data, "areas": [dict(a) for a in item.data["areas"]]}
+            area = next(a for a in new["areas"] if a["code"] == code)
+            changes = {"areas": {code: {"value": [area["value"], value], "rate": [area["rate"], rate]}},
+                       "after_announcement": True}
+            area["value"], area["rate"] = value, rate
+            item.data, item.revision = new, revision
+            s.add(ItemRevision(item_id=item_id, revision=revision, changes=changes, at=runtime.clock.now()))
+
+    old_value, old_rate = release.value("AUL01", "751"), release.value("AUP01", "751")
+    await revise(2, "751", old_value + 40, round(old_rate + 0.3, 1))
+    fix = await draft_from_figures(runtime, item_id)
+    async with runtime.db.reader() as s:
+        original, correction = await s.get(Campaign, cid), await s.get(Campaign, fix)
+    assert fix != cid and original.status == "sent" and original.title != correction.title
+    assert (correction.corrects_id, correction.status) == (cid, "draft")
+    assert correction.title.startswith("Rettelse: Ledigheden i Region Midtjylland")
+    assert (f"- **Aarhus**: ledigheden {percent(old_rate)} → {percent(round(old_rate + 0.3, 1))}, "
+            f"fuldtidsledige {number(old_value)} → {number(old_value + 40)}") in correction.body_md
+    notices = await deliveries(runtime, kind="draft_notice")
+    assert [n.params["campaign_id"] for n in notices] == [cid, fix]
+
+    # A second revision updates the same unsent correction, against the numbers that went out.
+    await revise(3, "751", old_value + 45, round(old_rate + 0.3, 1))
+    assert await draft_from_figures(runtime, item_id) == fix
+    async with runtime.db.reader() as s:
+        correction = await s.get(Campaign, fix)
+    assert f"fuldtidsledige {number(old_value)} → {number(old_value + 45)}" in correction.body_md
+
+
 async def test_other_items_are_ignored(runtime, db_kind):
     now = runtime.clock.now()
     async with runtime.db.transaction() as s:

@@ -19,7 +19,9 @@ from service.db.dialect import dialect_of, prepare
 from service.db.engine import Database
 from service.db.models import Delivery, Match
 from service.db.reference import Municipality, Topic
-from service.matching.rules import RULES, ItemFacts, SqlContext, SubscriberFacts, evaluate, subscriber_condition
+from service.matching.rules import (
+    RULES, ItemFacts, RevisionScope, SqlContext, SubscriberFacts, evaluate, subscriber_condition,
+)
 from service.settings import DatabaseSettings
 from subscribers.models import STATUSES, Subscriber, Suppression, subscriber_municipalities, subscriber_topics
 from subscribers.suppression import email_hash, suppressed_active_ids
@@ -28,6 +30,7 @@ from tests.conftest import PG_ADMIN_URL, _pg_exec, _pg_url
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
 TOPICS = 4  # the first topics and municipalities of the seeded reference data are drawn from
 MUNICIPALITIES = 4
+REGION = "082"
 
 people = st.lists(
     st.fixed_dictionaries({
@@ -43,6 +46,8 @@ items = st.fixed_dictionaries({
     "municipalities": st.sets(st.integers(0, MUNICIPALITIES - 1)),
     "public_in_minutes": st.one_of(st.none(), st.integers(-120, 120)),
     "urgent": st.booleans(),
+    # a figures revision being announced: which of the municipalities changed, and the region's total
+    "revised": st.one_of(st.none(), st.tuples(st.sets(st.integers(0, MUNICIPALITIES - 1)), st.booleans())),
 })
 
 
@@ -101,6 +106,8 @@ def _item(drawn: dict, pop: Population) -> ItemFacts:
         id=1, topic_ids=frozenset(pop.topics[t] for t in drawn["topics"]),
         municipalities=frozenset(pop.codes[m] for m in drawn["municipalities"]),
         public_at=None if minutes is None else NOW + timedelta(minutes=minutes), urgent=drawn["urgent"],
+        revision=None if drawn["revised"] is None else RevisionScope(
+            frozenset(pop.codes[m] for m in drawn["revised"][0]) | ({REGION} if drawn["revised"][1] else set()), REGION),
     )
 
 

@@ -92,14 +92,18 @@ async def test_api_error_leaves_no_item_and_is_retried(runtime, statbank, db_kin
     assert (await poll_source(runtime, sid)).new == 1
 
 
-async def test_revision_announced_when_the_source_says_so(runtime, statbank, db_kind):
-    sid = await add_source(runtime, "aul01", statbank.url("/v1"), kind="statbank",
-                           options={"table": "AUL01", "announce_updates": True})
+@pytest.mark.parametrize("option,announced", [({}, True), ({"announce_updates": False}, False)])
+async def test_a_revision_after_the_announcement_is_announced_unless_the_source_says_not(
+        runtime, statbank, db_kind, option, announced):
+    from service.matching.match import match_pending_items
+
+    sid = await add_source(runtime, "aul01", statbank.url("/v1"), kind="statbank", options={"table": "AUL01", **option})
     await poll_source(runtime, sid)
+    assert await match_pending_items(runtime) == 1  # subscribers were told September's figures
     statbank.statbank_release = "2026M09-revised"
     await poll_source(runtime, sid)
     item = (await items_view(runtime))["Ledighedstal for september 2026"]["item"]
-    assert item.revision == 2 and item.announce_revision is True
+    assert item.revision == 2 and item.announce_revision is announced
 
 
 async def test_preview_saves_nothing(runtime, statbank, db_kind):

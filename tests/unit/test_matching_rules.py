@@ -17,7 +17,8 @@ def _verdicts(item=ITEM, sub=SUB, now=NOW) -> dict[str, tuple[bool, str]]:
 
 
 def test_the_rules_tell_the_story_in_order():
-    assert [r.name for r in RULES] == ["embargo", "active", "not_suppressed", "topic", "municipality", "audience"]
+    assert [r.name for r in RULES] == ["embargo", "active", "not_suppressed", "topic", "municipality", "audience",
+                                       "revised_areas"]
     assert all(ok for ok, _ in _verdicts().values())
     assert _verdicts()["topic"] == (True, "topic: analyser")
 
