@@ -61,7 +61,8 @@ def _page(request: web.Request, status: int, message: str) -> web.Response:
     if request.path.startswith("/api/"):
         return web.json_response({"error": message}, status=status)
     try:
-        return render(request, "error.html", {"status": status, "message": message}, status=status)
+        lang = "en" if request.query.get("lang") == "en" else "da"
+        return render(request, "error.html", {"status": status, "message": message, "lang": lang}, status=status)
     except Exception:  # the error page itself must never fail
         log.exception("error page failed")
         return web.Response(text=message or "Fejl", status=status)
@@ -91,10 +92,10 @@ async def errors(request: web.Request, handler):
         if exc.status < 400 or exc.content_type == "application/json":
             raise
         default = exc.text in (None, "", f"{exc.status}: {exc.reason}")
-        return _page(request, exc.status, exc.reason if default else exc.text)
+        return _page(request, exc.status, "" if default else exc.text)  # the page says it in the reader's language
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return _page(request, 500, "Der skete en fejl hos os. Prøv igen om lidt.")
+        return _page(request, 500, "")
 
 
 @web.middleware

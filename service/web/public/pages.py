@@ -73,8 +73,9 @@ def too_many(request: web.Request, lang: str) -> web.Response:
     return render(request, "subscribers/too_many.html", {"lang": lang}, status=429, headers={"Retry-After": "3600"})
 
 
-def problem_page(request: web.Request, problem: str, lang: str = "da") -> web.Response:
-    return render(request, "subscribers/problem.html", {"lang": lang, "problem": problem},
+def problem_page(request: web.Request, problem: str, lang: str | None = None) -> web.Response:
+    """A link that opens nothing says so in the language of the address (`?lang=en`), Danish by default."""
+    return render(request, "subscribers/problem.html", {"lang": lang or lang_of(request), "problem": problem},
                   status=PROBLEM_STATUS[problem])
 
 

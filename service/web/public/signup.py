@@ -58,7 +58,7 @@ async def signup(request: web.Request) -> web.Response:
     except BadAddress as exc:
         errors["email"] = str(exc)
     if str(form.get("consent", "")) != "yes":
-        errors["consent"] = "Sæt flueben for at give dit samtykke."
+        errors["consent"] = "Tick the box to give your consent." if lang == "en" else "Sæt flueben for at give dit samtykke."
     honeypot = bool(str(form.get(HONEYPOT, "")).strip())
     answer = await request.app[SIGNUPS].submit(runtime, Request(
         bucket=f"signup-ip:{client_ip(request)}", email=email, address=address, choices=choices,
