@@ -73,6 +73,11 @@ async def _seed(runtime) -> dict:
                                    status=st, attempts=1, next_attempt_at=now, message_id=f"<c{n}@x>", created_at=now,
                                    last_error="550 no such user" if st == "failed" else None))
         ids[f"{kind}-{status}"] = cid
+    async with runtime.db.transaction() as s:  # a release in the calendar, so its page is reached by a link
+        from service.releases.calendar import EntryForm, add_entry
+
+        await add_entry(s, EntryForm("2026M11", ["AUL01", "AUP01"], now + timedelta(days=20),
+                                     "Beskæftigelsesrådets kommentar", now + timedelta(days=20, minutes=30)), now)
     async with runtime.db.transaction() as s:
         s.add(Bounce(email="gone@avis.example", kind="hard", diagnostic="550 5.1.1 unknown", received_at=now))
         s.add(Bounce(email="angry@avis.example", kind="complaint", diagnostic="abuse report", received_at=now))
