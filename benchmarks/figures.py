@@ -148,7 +148,9 @@ async def run(bench, kind: str) -> None:
     standin, runner, url = await _standin()
     try:
         async with E.database(kind, smtp_port=bench.sink_port) as env:
-            env.write_config(delivery=f"batch_size = {bench.opts.batch}\nconcurrency = {bench.opts.connections}",
+            delivery = f"batch_size = {bench.opts.batch}" + (f"\nconcurrency = {bench.opts.connections}"
+                                                             if bench.opts.connections else "")  # 0: the default
+            env.write_config(delivery=delivery,
                              fetch='allow_networks = ["127.0.0.1/32"]')  # the stand-in is on loopback
             base = "2027M01"
             standin.publish(made_up_release(shift(base, -1), seed=1))
