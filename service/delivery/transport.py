@@ -23,6 +23,7 @@ import aiosmtplib
 from aiosmtplib.protocol import normalize_message_line_endings
 
 from service.delivery.headers import HeaderError, smtp_form
+from service.delivery.smtp_wire import Disconnected, Wire
 from service.settings import MailSettings, SmtpServer
 
 
@@ -55,7 +56,7 @@ class _Stale(Exception):
 
 
 class Transport(Protocol):
-    async def send(self, envelope_from: str, recipient: str, message: bytes) -> SendResult: ...
+    async def send(self, envelope_from: str, recipient: str, message: bytes, *, clean: bool = False) -> SendResult: ...
     async def close(self) -> None: ...
 
 
@@ -66,7 +67,7 @@ class FileTransport:
         self.outbox = outbox
         self._n = 0
 
-    async def send(self, envelope_from: str, recipient: str, message: bytes) -> SendResult:
+    async def send(self, envelope_from: str, recipient: str, message: bytes, *, clean: bool = False) -> SendResult:
         self.outbox.mkdir(parents=True, exist_ok=True)
         self._n += 1
         safe = re.sub(r"[^A-Za-z0-9@._-]", "_", recipient)[:100]
@@ -106,7 +107,7 @@ class SmtpTransport:
         self.servers = servers
         self.limit = pool_size
         self.relay_limit: int | None = None  # what the relay said it takes (421 at connect)
-        self._idle: list[aiosmtplib.SMTP] = []
+        self._idle: list[Wire] = []
         self._open = 0
         self._waiting: deque[asyncio.Future] = deque()
 
@@ -114,7 +115,7 @@ class SmtpTransport:
     def open_connections(self) -> int:
         return self._open
 
-    async def _connect(self) -> aiosmtplib.SMTP:
+    async def _connect(self) -> Wire:
         errors = []
         busy = None
         for server in self.servers:
@@ -133,22 +134,29 @@ class SmtpTransport:
             try:
                 await client.connect()
                 await _greet(client)
-                return client
             except aiosmtplib.SMTPConnectResponseError as exc:
                 if exc.code == 421:
                     busy = exc
                 errors.append(f"{server.host}:{server.port}: {exc}")
             except (aiosmtplib.SMTPException, OSError) as exc:
                 errors.append(f"{server.host}:{server.port}: {exc}")
+            else:
+                # From here on the transactions are ours (service.delivery.smtp_wire).
+                return Wire(client.protocol.transport, pipelining=client.supports_extension("pipelining"),
+                            smtputf8=client.supports_extension("smtputf8"), timeout=server.timeout_seconds)
         if busy is not None:
             raise _Busy("; ".join(errors))
         raise TransportError("no SMTP relay reachable (" + "; ".join(errors) + ")", stage="connect")
 
-    async def _acquire(self, fresh: bool) -> aiosmtplib.SMTP:
+    async def _acquire(self, fresh: bool) -> Wire:
         """An idle connection, a new one while under the limit, or the next one released."""
         while True:
-            if self._idle and not fresh:
-                return self._idle.pop()
+            while self._idle and not fresh:
+                wire = self._idle.pop()
+                if not wire.closed:
+                    return wire
+                self._open -= 1  # closed by the relay while idle
+            
             limit = min(self.limit, self.relay_limit or self.limit)
             if self._open < limit or (fresh and not self._idle):
                 self._open += 1
@@ -184,90 +192,77 @@ class SmtpTransport:
                 waiter.set_result(None)
                 return
 
-    def _release(self, client: aiosmtplib.SMTP) -> None:
-        self._idle.append(client)
+    def _release(self, wire: Wire) -> None:
+        self._idle.append(wire)
         self._wake()
 
-    async def _discard(self, client: aiosmtplib.SMTP) -> None:
+    def _discard(self, wire: Wire) -> None:
         self._open -= 1
-        await _drop(client)
+        wire.close()
         self._wake()
 
-    async def send(self, envelope_from: str, recipient: str, message: bytes) -> SendResult:
-        """One transaction (MAIL, RCPT, DATA) on a pooled connection.
+    async def send(self, envelope_from: str, recipient: str, message: bytes, *, clean: bool = False) -> SendResult:
+        """One transaction (MAIL, RCPT, DATA) on a pooled connection. `clean`: the message
+        has CRLF line endings only, as every message `service.delivery.mime` builds.
 
         Refusals come back as a `SendResult` (4xx: try later; 5xx: give up; `stage` says
         where). A lost connection, a 421 or no reply raises `TransportError`; only no reply
         after the message was handed over sets `maybe_sent` (the server may have it).
         """
+        try:
+            sender, rcpt = smtp_form(envelope_from), smtp_form(recipient)
+        except HeaderError as exc:
+            return SendResult(ok=False, permanent=True, detail=str(exc), stage="rcpt")
+        data = data_bytes(message, clean=clean)
         for fresh in (False, True):
-            client = await self._acquire(fresh)
+            wire = await self._acquire(fresh)
             try:
-                return await self._transaction(client, envelope_from, recipient, message)
+                return await self._transaction(wire, sender, rcpt, data)
             except _Stale:
                 if fresh:
                     raise TransportError("connection lost before MAIL") from None
         raise AssertionError("unreachable")
 
-    async def _transaction(self, client: aiosmtplib.SMTP, envelope_from: str, recipient: str, message: bytes) -> SendResult:
+    async def _transaction(self, wire: Wire, sender: str, rcpt: str, data: bytes) -> SendResult:
+        if not (sender.isascii() and rcpt.isascii()) and not wire.smtputf8:
+            # A local part such as jørgen@ goes only with SMTPUTF8 (RFC 6531), where the relay offers it.
+            self._release(wire)
+            return SendResult(ok=False, permanent=True, stage="mail",
+                              detail=f"the relay does not offer SMTPUTF8, which {rcpt} needs")
+        if not (_PLAIN_ADDRESS.fullmatch(sender) and _PLAIN_ADDRESS.fullmatch(rcpt)):
+            self._release(wire)
+            return SendResult(ok=False, permanent=True, stage="rcpt", detail="not an address SMTP can carry")
         try:
-            sender, rcpt = smtp_form(envelope_from), smtp_form(recipient)
-        except HeaderError as exc:
-            self._release(client)
-            return SendResult(ok=False, permanent=True, detail=str(exc), stage="rcpt")
-        stage = "mail"
-        try:
-            if sender.isascii() and rcpt.isascii():
-                await _command(client, b"MAIL FROM:", sender, (250,), client.mail)
-                stage = "rcpt"
-                await _command(client, b"RCPT TO:", rcpt, (250, 251), client.rcpt)
-            else:  # a local part such as jørgen@: only with SMTPUTF8 (RFC 6531), where the relay offers it
-                if client.is_ehlo_or_helo_needed:
-                    await client.ehlo()
-                if not client.supports_extension("smtputf8"):
-                    self._release(client)
-                    return SendResult(ok=False, permanent=True, stage="mail",
-                                      detail=f"the relay does not offer SMTPUTF8, which {rcpt} needs")
-                await client.mail(sender, options=["SMTPUTF8"], encoding="utf-8")
-                stage = "rcpt"
-                await client.rcpt(rcpt, encoding="utf-8")
-            stage = "data"
-            reply = await _data(client, message)
-        except aiosmtplib.SMTPResponseException as exc:
-            if exc.code == 421 or exc.code < 400:
-                await self._discard(client)
-                raise TransportError(f"{exc.code} {exc.message}", code=exc.code) from exc
-            await self._reset_or_drop(client)
-            return SendResult(ok=False, permanent=exc.code >= 500, code=exc.code, detail=exc.message, stage=stage)
-        except aiosmtplib.SMTPTimeoutError as exc:
-            await self._discard(client)
-            raise TransportError(f"no reply at {stage.upper()}: {exc}", maybe_sent=stage == "data") from exc
-        except (aiosmtplib.SMTPServerDisconnected, ConnectionError) as exc:
-            await self._discard(client)
-            if stage == "mail":
+            stage, reply = await wire.transaction(sender, rcpt, data)
+        except Disconnected as exc:
+            self._discard(wire)
+            if wire.stage == "mail":  # nothing was sent: a connection the relay closed while idle
                 raise _Stale() from exc
-            raise TransportError(f"connection lost at {stage.upper()}: {exc}") from exc
-        except (aiosmtplib.SMTPException, OSError) as exc:
-            await self._discard(client)
-            raise TransportError(f"SMTP error at {stage.upper()}: {exc}") from exc
+            raise TransportError(f"connection lost at {wire.stage.upper()}: {exc}") from exc
+        except TimeoutError as exc:
+            self._discard(wire)
+            raise TransportError(f"no reply at {wire.stage.upper()}", maybe_sent=wire.stage == "data") from exc
         except BaseException:  # cancelled mid-transaction: the connection's state is unknown
-            await self._discard(client)
+            self._discard(wire)
             raise
-        self._release(client)
-        return SendResult(ok=True, code=reply.code, detail=reply.message, stage="data")
-
-    async def _reset_or_drop(self, client: aiosmtplib.SMTP) -> None:
-        try:
-            await client.rset()
-            self._release(client)
-        except Exception:  # a connection that cannot even reset is not worth keeping
-            await self._discard(client)
+        if stage == "sent" and reply.code == 250:
+            self._release(wire)
+            return SendResult(ok=True, code=reply.code, detail=reply.text, stage="data")
+        stage = "data" if stage == "sent" else stage
+        if reply.code == 421 or reply.code < 400:
+            self._discard(wire)
+            raise TransportError(f"{reply.code} {reply.text}", code=reply.code)
+        if wire.closed:
+            self._discard(wire)
+        else:
+            self._release(wire)  # reset by the transaction: ready for the next
+        return SendResult(ok=False, permanent=reply.code >= 500, code=reply.code, detail=reply.text, stage=stage)
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
-        for client in idle:
+        for wire in idle:
             self._open -= 1
-            await _drop(client, None, polite=True)
+            await wire.quit()
 
 
 class _Busy(Exception):
@@ -286,64 +281,26 @@ async def _greet(client: aiosmtplib.SMTP) -> None:
             await client.helo()
 
 
-# An envelope address we write ourselves: plain ASCII, nothing SMTP would read as syntax.
-_PLAIN_ADDRESS = re.compile(r"[\x21-\x3b\x3d\x3f-\x7e]+@[\x21-\x3b\x3d\x3f-\x7e]+")
+# An envelope address as we write it: nothing SMTP would read as syntax (no space, <, >,
+# control character; UTF-8 only in a local part, with SMTPUTF8).
+_PLAIN_ADDRESS = re.compile(r"[^\x00-\x20<>\x7f]+@[^\x00-\x20<>\x7f@]+")
 
 
-async def _command(client: aiosmtplib.SMTP, verb: bytes, address: str, ok: tuple[int, ...], fallback) -> None:
-    """MAIL FROM / RCPT TO. Our addresses are plain ASCII (checked before the message was
-    built), so the command is written as is; aiosmtplib would parse and quote each address
-    again (~a fifth of its time per message, shared/MEASURED.md). Anything else goes
-    through aiosmtplib's own `mail`/`rcpt`."""
-    if not _PLAIN_ADDRESS.fullmatch(address):
-        await fallback(address)
-        return
-    reply = await client.execute_command(verb + b"<" + address.encode("ascii") + b">")
-    if reply.code not in ok:
-        raise aiosmtplib.SMTPResponseException(reply.code, reply.message)
-
-
-async def _data(client: aiosmtplib.SMTP, message: bytes):
-    """DATA, then the message dot-stuffed and terminated: the bytes aiosmtplib's `data()`
-    sends, without its two regular expressions over the whole message (~0.3 and ~0.2 ms
-    for a 30 KB digest here, most of the raw limit's time). Our messages have CRLF line
-    endings only; anything else is normalised by aiosmtplib's own function first."""
-    reply = await client.execute_command(b"DATA")
-    if reply.code != 354:
-        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
-    protocol = client.protocol
-    if protocol is None:
-        raise aiosmtplib.SMTPServerDisconnected("connection lost")
-    protocol.write(data_bytes(message))
-    # Asked for at once after the write, before the loop can deliver the reply (the
-    # protocol drops data that arrives while no reply is awaited).
-    reply = await protocol.read_response(timeout=client.timeout)
-    if reply.code != 250:
-        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
-    return reply
-
-
-def data_bytes(message: bytes) -> bytes:
+def data_bytes(message: bytes, *, clean: bool = False) -> bytes:
     """What goes on the wire after DATA: CRLF line endings, a leading '.' doubled on every
-    line (RFC 5321 4.5.2), and the final '.' line; byte for byte what aiosmtplib makes."""
-    crlf = message.count(b"\r\n")
-    if message.count(b"\n") != crlf or message.count(b"\r") != crlf:
-        message = normalize_message_line_endings(message)
-    elif not message.endswith(b"\r\n"):
+    line (RFC 5321 4.5.2), and the final '.' line; byte for byte what aiosmtplib's `data()`
+    makes, without its two regular expressions over the whole message (~0.3 and ~0.2 ms
+    for a 30 KB digest here). A `clean` message (CRLF only) is not looked through for
+    other line endings."""
+    if not clean:
+        crlf = message.count(b"\r\n")
+        if message.count(b"\n") != crlf or message.count(b"\r") != crlf:
+            message = normalize_message_line_endings(message)
+    if not message.endswith(b"\r\n"):
         message += b"\r\n"
     if message.startswith(b"."):
         message = b"." + message
     return message.replace(b"\r\n.", b"\r\n..") + b".\r\n"
-
-
-async def _drop(client: aiosmtplib.SMTP, code: int | None = None, polite: bool = False) -> None:
-    try:
-        if polite and client.is_connected:
-            await client.quit()
-        else:
-            client.close()
-    except Exception:  # closing a broken connection may fail again; nothing to do
-        client.close()
 
 
 def transport_from_settings(mail: MailSettings, pool_size: int = 8) -> Transport:

@@ -272,7 +272,8 @@ class Worker:
                 await self.rate.wait()
                 started = time.perf_counter()
                 try:
-                    result = await self.runtime.transport.send(job.envelope_from, job.recipient, job.message)
+                    result = await self.runtime.transport.send(job.envelope_from, job.recipient, job.message,
+                                                               clean=True)  # built by service.delivery.mime
                 except TransportError as exc:
                     result = exc
                     if exc.stage == "connect":

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from service.delivery.transport import FileTransport, SmtpTransport, TransportError
 from service.settings import SmtpServer
 from tests.conftest import free_port
@@ -98,3 +100,62 @@ async def test_item37_a_full_disk_leaves_no_empty_tmp_file_and_the_next_try_is_w
     result = await FileTransport(outbox).send("a@b.dk", "r@d.dk", b"x" * 100_000)
     [path] = list(outbox.iterdir())
     assert result.ok and path.suffix == ".eml" and path.stat().st_size == 100_000
+
+
+@pytest.mark.parametrize("pipelining", [True, False])
+async def test_refusals_at_each_stage_come_back_and_the_connection_takes_the_next_message(pipelining):
+    """With PIPELINING (MAIL, RCPT and DATA in one write, RFC 2920) and without: a refused
+    sender, recipient or message is a result for that message (the stage named), the
+    transaction is reset, and the same connection sends the next one."""
+    sink = await RawSmtp(pipelining=pipelining, replies={
+        b"MAIL FROM:<travl@": b"451 4.3.0 try later", b"RCPT TO:<nej@": b"550 5.1.1 no such user",
+        b"RCPT TO:<fuld@": b"452 4.2.2 mailbox full"}).start()
+    transport = SmtpTransport([SmtpServer(port=sink.port, timeout_seconds=5)], pool_size=1)
+    try:
+        results = [await transport.send(sender, rcpt, MSG, clean=True) for sender, rcpt in (
+            ("a@b.dk", "ja@d.dk"), ("travl@b.dk", "ja@d.dk"), ("a@b.dk", "nej@d.dk"), ("a@b.dk", "fuld@d.dk"),
+            ("a@b.dk", "ja2@d.dk"))]
+    finally:
+        await transport.close()
+        await sink.stop()
+    assert [(r.ok, r.stage, r.code, r.permanent) for r in results] == [
+        (True, "data", 250, False), (False, "mail", 451, False), (False, "rcpt", 550, True),
+        (False, "rcpt", 452, False), (True, "data", 250, False)]
+    assert len(sink.delivered) == 2 and sink.sessions == 1  # one connection throughout
+    assert sink.commands.count(b"RSET\r\n") == 3
+    assert sink.commands[-1] == b"QUIT\r\n"  # closed politely
+
+
+async def test_a_message_refused_after_data_and_one_whose_connection_drops_mid_data():
+    sink = await RawSmtp(pipelining=True, replies={b".": b"554 5.7.1 message refused"}).start()
+    dropping = await RawSmtp("drop_mid_data", pipelining=True).start()
+    transport = SmtpTransport([SmtpServer(port=sink.port, timeout_seconds=5)], pool_size=1)
+    other = SmtpTransport([SmtpServer(port=dropping.port, timeout_seconds=5)], pool_size=1)
+    try:
+        refused = await transport.send("a@b.dk", "r@d.dk", MSG, clean=True)
+        assert (refused.ok, refused.stage, refused.code, refused.permanent) == (False, "data", 554, True)
+        try:
+            await other.send("a@b.dk", "r@d.dk", MSG * 200, clean=True)
+        except TransportError as exc:
+            assert "connection lost at DATA" in str(exc) and not exc.maybe_sent
+        else:
+            raise AssertionError("expected TransportError")
+    finally:
+        await transport.close()
+        await other.close()
+        await sink.stop()
+        await dropping.stop()
+
+
+async def test_no_reply_after_the_message_may_have_sent_it():
+    sink = await RawSmtp(pipelining=True, replies={b".": None}).start()
+    transport = SmtpTransport([SmtpServer(port=sink.port, timeout_seconds=0.5)], pool_size=1)
+    try:
+        await transport.send("a@b.dk", "r@d.dk", MSG, clean=True)
+    except TransportError as exc:
+        assert exc.maybe_sent and "no reply at DATA" in str(exc)
+    else:
+        raise AssertionError("expected TransportError")
+    finally:
+        await transport.close()
+        await sink.stop()

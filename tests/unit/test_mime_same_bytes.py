@@ -56,4 +56,21 @@ def same_boundaries(monkeypatch):
        recipient=st.sampled_from(["modtager@example.dk", "Modtager@Ærø.dk", "x@y"]))
 def test_the_builder_gives_the_bytes_it_gave_before(messages, which, recipient):
     for rendered in messages + messages:
-        assert _build(mime, rendered, MAIL[which], recipient) == _build(mime_before, rendered, MAIL[which], recipient)
+        built = _build(mime, rendered, MAIL[which], recipient)
+        assert built == _build(mime_before, rendered, MAIL[which], recipient)
+        if isinstance(built, bytes):  # CRLF line endings only: the transport sends it as it is (`clean`)
+            assert built.count(b"\n") == built.count(b"\r\n") == built.count(b"\r")
+
+
+def test_a_signed_message_has_crlf_line_endings_only():
+    from pathlib import Path
+
+    from service.delivery.dkim import Signer
+
+    key = (Path(__file__).resolve().parents[1] / "data" / "wire" / "dkim-test.pem").read_bytes()
+    rendered = Rendered(subject="Nye tal for Århus – september", text="Hej\n\n.punktum\nlinje " * 30,
+                        html="<p>Hej æøå</p>", unsubscribe_url="https://nyheder.example.dk/u/" + "t" * 200)
+    built = Signer("budbringer.example", "wire", key).sign(
+        mime.build_message(rendered, MAIL[0], recipient="a@b.dk", message_id="<x@budbringer.example>", date=WHEN))
+    assert built.startswith(b"DKIM-Signature:")
+    assert built.count(b"\n") == built.count(b"\r\n") == built.count(b"\r")

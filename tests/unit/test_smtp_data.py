@@ -26,3 +26,12 @@ def test_same_bytes_as_aiosmtplib_for_any_message(message):
 def test_a_built_message_needs_no_normalising():
     message = b"Subject: x\r\n\r\n.linje\r\nanden\r\n..\r\n"
     assert data_bytes(message) == b"Subject: x\r\n\r\n..linje\r\nanden\r\n...\r\n.\r\n"
+
+
+CLEAN = st.sampled_from([b"a", b"\xc3\xa6", b".", b"..", b"\r\n", b" ", b"=", b"\r\n.\r\n", b"\r\n."])
+
+
+@settings(max_examples=300)
+@given(st.lists(CLEAN, max_size=40).map(b"".join))
+def test_a_message_with_crlf_only_needs_no_looking_through(message):
+    assert data_bytes(message, clean=True) == aiosmtplib_data(message)
