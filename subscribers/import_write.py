@@ -39,6 +39,7 @@ async def write_rows(db: Database, prepared: Prepared, opts: ImportOptions,
                      on_chunk: Callable[[object, Written], Awaitable[None]] | None = None) -> Written:
     written = Written()
     rows = prepared.rows
+    held = 0.0  # how long the last chunk held the write lock
     for start in range(0, len(rows), CHUNK):
         if start and db.is_sqlite:
             # SQLite has one writer at a time, and a writer waiting for the lock retries on
