@@ -195,7 +195,8 @@ class SubscriberSettings(Section):
     consent_version: str = Field("2026-11", description="Version of the consent text shown on signup.")
     confirm_token_days: int = Field(7, ge=1, description="Confirmation links expire after this.")
     link_token_days: int = Field(365, ge=1, description="Preference and unsubscribe links expire after this.")
-    confirm_mail_window_minutes: int = Field(60, ge=1, description="At most one confirmation mail per address in this window.")
+    confirm_mail_window_minutes: int = Field(60, ge=1, description="At most one confirmation mail per address in this window (and per mailbox: victim+1@ and victim+2@ are one).")
+    confirm_mails_per_domain: int = Field(100, ge=1, description="Confirmation and link mails to one domain per confirm_mail_window_minutes.")
     check_deliverability: bool = Field(False, description="Look up the domain's MX when validating addresses.")
 
 

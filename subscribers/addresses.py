@@ -42,3 +42,11 @@ def is_valid(address: str) -> bool:
     except BadAddress:
         return False
     return True
+
+
+def mailbox(address: str) -> str:
+    """The mailbox an address reaches: `victim+20@x.dk` is `victim@x.dk`. The `+tag` of a
+    subaddress (RFC 5233) is passed over by every provider that has it, so twenty such
+    addresses are one person's inbox."""
+    local, _, domain = address.strip().lower().rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"

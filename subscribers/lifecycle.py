@@ -35,6 +35,7 @@ from subscribers.addresses import BadAddress, normalise
 from subscribers.links import email_digest
 from service.db.reference import Audience, Municipality, Topic
 from subscribers.models import FREQUENCIES, LANGUAGES, Consent, Subscriber, subscriber_municipalities, subscriber_topics
+from subscribers.throttle import mail_allowed
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
@@ -140,8 +141,16 @@ async def _may_mail(runtime: "Runtime", sub: Subscriber, now: datetime) -> bool:
     return now - last.astimezone(now.tzinfo) >= window
 
 
+async def inbox_allows(runtime: "Runtime", session: AsyncSession, addresses: list[str], now: datetime) -> list[bool]:
+    """Whether each address's inbox may get a confirmation or link mail now (and counted if
+    so): one per mailbox, its `+tag` removed, per window; `confirm_mails_per_domain` per domain."""
+    cfg = runtime.settings.subscribers
+    return await mail_allowed(session, addresses, now=now, window=timedelta(minutes=cfg.confirm_mail_window_minutes),
+                              per_domain=cfg.confirm_mails_per_domain)
+
+
 async def signup(runtime: "Runtime", session: AsyncSession, email: str, choices: Choices, *, now: datetime,
-                 evidence: Evidence) -> str:
+                 evidence: Evidence, inbox_counted: bool = False) -> str:
     """Sign an address up. Returns what happened, for logs and tests only (never shown):
     confirm_sent, manage_sent, throttled or suppressed. The page says the same in every case."""
     address = normalise(email, check_deliverability=runtime.settings.subscribers.check_deliverability)
@@ -151,8 +160,10 @@ async def signup(runtime: "Runtime", session: AsyncSession, email: str, choices:
     sub = await session.scalar(select(Subscriber).where(Subscriber.email == address).with_for_update())
     if sub is not None and sub.status == "blocked":
         return "suppressed"
+    if sub is None and not inbox_counted and not (await inbox_allows(runtime, session, [address], now))[0]:
+        return "throttled"  # that inbox had its mail this window (victim+2@ after victim+1@): no row, no mail
     if sub is not None and sub.status == "active":
-        if not await _may_mail(runtime, sub, now):
+        if not await _may_mail(runtime, sub, now) or not (await inbox_allows(runtime, session, [address], now))[0]:
             return "throttled"
         sub.last_confirm_mail_at = now
         await _queue(runtime, session, sub, "manage", f"manage:{sub.id}:{window_start(runtime, now)}", now)
@@ -170,8 +181,8 @@ async def signup(runtime: "Runtime", session: AsyncSession, email: str, choices:
             sub = await session.scalar(select(Subscriber).where(Subscriber.email == address).with_for_update())
             if sub is None:
                 raise
-            return await signup(runtime, session, email, choices, now=now, evidence=evidence)
-    elif not await _may_mail(runtime, sub, now):
+            return await signup(runtime, session, email, choices, now=now, evidence=evidence, inbox_counted=True)
+    elif not await _may_mail(runtime, sub, now) or not (await inbox_allows(runtime, session, [address], now))[0]:
         return "throttled"  # nothing changes: no mail, no new choices, the status stays
     if sub.status == "unsubscribed":
         sub.status, sub.unsubscribed_at = "pending", None
@@ -249,7 +260,7 @@ async def request_email_change(runtime: "Runtime", session: AsyncSession, subscr
     if address == sub.email:
         return address
     sub.pending_email = address
-    if await suppression.is_suppressed(session, address):
+    if await suppression.is_suppressed(session, address) or not (await inbox_allows(runtime, session, [address], now))[0]:
         return address  # the same answer; the mail is simply not sent
     # One mail per new address per window (the key); the page limits requests per client address.
     await _queue(runtime, session, sub, "email_change",

@@ -78,6 +78,12 @@ async def sign_up_many(runtime: "Runtime", session: "AsyncSession", requests: li
     live = [i for i in live if answers[i] is None]
     fresh = await _new_addresses(session, [requests[i].address for i in live])
     shared = [i for i in live if requests[i].address in fresh]
+    # One mail per inbox (the +tag removed) and a cap per domain, as `lifecycle.signup` has it.
+    room = await lifecycle.inbox_allows(runtime, session, [requests[i].address for i in shared], now)
+    for i, ok in zip(shared, room):
+        if not ok:
+            answers[i] = Answer("throttled")
+    shared = [i for i, ok in zip(shared, room) if ok]
     made = await _insert_new(runtime, session, [requests[i] for i in shared], ref, now=now)
     for i in shared:
         if requests[i].address in made:

@@ -1,14 +1,19 @@
-"""How often one client address may ask for mail: signup and link requests count in
-shared buckets (`RateEvent`, which the staff login uses too)."""
+"""How often one client address may ask for mail, and how often one inbox gets it:
+signup and link requests count in shared buckets (`RateEvent`, which the staff login uses
+too), and so do the confirmation, "manage" and address-change mails, per mailbox with the
+`+tag` removed and per domain (`mail_allowed`): twenty signups for `victim+1@…` …
+`victim+20@…` used to send twenty mails."""
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.models import RateEvent
+from subscribers.addresses import mailbox
 
 
 async def over_limit(session: AsyncSession, key: str, limit: int, window: timedelta, now: datetime) -> bool:
@@ -34,3 +39,32 @@ async def allowed(session: AsyncSession, key: str, wanted: int, limit: int, wind
     if room:
         await session.execute(insert(RateEvent), [{"bucket": key, "at": now}] * room)
     return room
+
+
+def _bucket(kind: str, value: str) -> str:
+    # Hashed (and salted by the kind, so it is not the suppression list's hash): no address is kept.
+    return f"mail-{kind}:" + hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()[:40]
+
+
+async def mail_allowed(session: AsyncSession, addresses: list[str], *, now: datetime, window: timedelta,
+                       per_domain: int) -> list[bool]:
+    """For each address, in order: may a confirmation, "manage" or address-change mail go to
+    it now? One per mailbox (`+tag` removed) per window, `per_domain` per domain. The allowed
+    ones are counted; the others change nothing."""
+    keys = [(_bucket("mailbox", mailbox(a)), _bucket("domain", mailbox(a).rpartition("@")[2])) for a in addresses]
+    wanted = sorted({k for pair in keys for k in pair})
+    used: dict[str, int] = dict((await session.execute(
+        select(RateEvent.bucket, func.count()).where(RateEvent.bucket.in_(wanted), RateEvent.at > now - window)
+        .group_by(RateEvent.bucket)
+    )).all()) if wanted else {}
+    out: list[bool] = []
+    counted: list[dict] = []
+    for box, domain in keys:
+        ok = used.get(box, 0) < 1 and used.get(domain, 0) < per_domain
+        if ok:
+            used[box], used[domain] = used.get(box, 0) + 1, used.get(domain, 0) + 1
+            counted += [{"bucket": box, "at": now}, {"bucket": domain, "at": now}]
+        out.append(ok)
+    if counted:
+        await session.execute(insert(RateEvent), counted)
+    return out

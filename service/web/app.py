@@ -23,7 +23,8 @@ PARTS = (
 def create_app(runtime: Runtime) -> web.Application:
     # Bodies: a form's size by default; the routes that take more say so (`middleware.body_limit`).
     app = web.Application(
-        middlewares=[middleware.request_ids, middleware.security_headers, middleware.errors, middleware.csrf],
+        middlewares=[middleware.request_ids, middleware.security_headers, middleware.errors, middleware.csrf,
+                     middleware.control_characters],
         client_max_size=middleware.DEFAULT_BODY_BYTES,
     )
     app[RUNTIME] = runtime

@@ -6,6 +6,12 @@ when the browser sends one) and carry the form field `csrf_token` (or the header
 must accept foreign POSTs (RFC 8058 one-click unsubscribe, the bearer-token API) are
 marked with `@csrf_exempt`.
 
+Text: no field of a form (nor of a query string) with a control character reaches a
+handler unseen: NUL cannot even be a parameter of a PostgreSQL query (a signup or a search
+with one was a 500; SQLite stored it). The page is refused with a 422 naming the field, or,
+for a handler marked `@shows_field_errors`, the handler is told (`request["control_fields"]`)
+and shows the error at the field itself.
+
 Bodies: nothing is read before it may be. A POST without the CSRF cookie is refused
 unread; so is a POST to a staff page without a session of the right role. A body is at
 most `DEFAULT_BODY_BYTES` (a form's size); a handler marked `@body_limit(n)` takes up to
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -43,6 +50,49 @@ UPLOAD_BODY_BYTES = 12 * 1024 * 1024  # CSV imports and attachments
 def csrf_exempt(handler):
     handler.csrf_exempt = True
     return handler
+
+
+def shows_field_errors(handler):
+    """The handler shows a control character's error at its field (`request["control_fields"]`)."""
+    handler.shows_field_errors = True
+    return handler
+
+
+# Tab, line feed and carriage return are text (a textarea has them); no other control character is.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+FIELD_LABELS = {"email": "E-mail", "name": "Navn", "organisation": "Organisation", "topics": "Emner", "q": "Søg",
+                "title": "Overskrift", "lead": "Manchet", "body_md": "Brødtekst", "consent_source": "Samtykkekilde",
+                "municipalities": "Kommuner", "note": "Note", "url": "Adresse", "password": "Adgangskode",
+                "name_da": "Navn (dansk)", "name_en": "Navn (engelsk)", "slug": "Kort navn", "outlet": "Medie"}
+
+
+def control_fields(values) -> list[str]:
+    """The names of the text fields in `values` (a form or a query) holding a control character."""
+    return list(dict.fromkeys(k for k, v in values.items() if isinstance(v, str) and CONTROL.search(v)))
+
+
+def control_message(lang: str = "da") -> str:
+    if lang == "en":
+        return "This field holds an invisible control character (such as NUL) that cannot be saved. Please type it again."
+    return "Feltet indeholder et usynligt styretegn (fx NUL), som ikke kan gemmes. Skriv teksten igen."
+
+
+@web.middleware
+async def control_characters(request: web.Request, handler):
+    bad = control_fields(request.query)
+    if (not bad and request.method not in SAFE_METHODS and not getattr(handler, "csrf_exempt", False)
+            and request.content_type in FORM_TYPES):
+        bad = control_fields(await request.post())
+    if bad:
+        if getattr(handler, "shows_field_errors", False):
+            request["control_fields"] = bad
+        else:
+            names = ", ".join(f"»{FIELD_LABELS.get(b, b)}«" for b in bad)
+            raise web.HTTPUnprocessableEntity(text=(
+                f"Feltet {names} indeholder et usynligt styretegn (fx NUL), som ikke kan gemmes. "
+                "Gå tilbage, skriv teksten igen, og send formularen igen."))
+    return await handler(request)
 
 
 def body_limit(max_bytes: int):
@@ -154,7 +204,7 @@ async def csrf(request: web.Request, handler):
             raise web.HTTPForbidden(text=EXPIRED)
         request = await _may_read(request, handler)
         sent = request.headers.get("X-CSRF-Token", "")
-        if not sent and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        if not sent and request.content_type in FORM_TYPES:
             sent = str((await request.post()).get(CSRF_FIELD, ""))
         if not sent or not hmac.compare_digest(sent.encode(), cookie.encode()):
             raise web.HTTPForbidden(text=EXPIRED)

@@ -357,3 +357,101 @@ async def test_item31_password_checks_run_a_few_at_a_time_while_healthz_answers(
         probe.assert_healthy()
     finally:
         await c.close()
+
+
+# ------------------------------------------------------------------ catalogue 30: control characters in forms
+
+NUL_FIELDS = ("email", "name", "organisation", "topics", "municipalities", "audience", "frequency", "language", "slug",
+              "name_da", "name_en", "title", "lead", "body_md", "theme", "focus", "q", "consent_source", "note", "url",
+              "kind", "role", "new_email", "topic", "media_type", "outlet", "region", "beats")
+
+
+async def test_item30_a_nul_in_any_field_of_any_form_is_refused_never_a_500_and_never_stored(runtime, db_kind):
+    """Every state-changing route (from the router) posted by a signed-in admin with the right
+    token and a NUL in every field a form of ours has; every GET route with a NUL in its query.
+    PostgreSQL cannot even take NUL as a query parameter (a signup, a topic value, a search
+    were 500s); SQLite stored it. No answer is a 5xx, the routes that do not show the error at
+    the field themselves answer 422 naming it, and no row anywhere holds a NUL."""
+    from tests.integration._snapshot import snapshot
+
+    c = await staff_client(runtime)
+    try:
+        routes = _posts(c.server.app)
+        assert len(routes) >= 30
+        own = {pattern for _, pattern, _, shows in routes if shows}
+        assert {"/", "/admin/campaigns/new", "/admin/campaigns/{id}"} <= own
+        form = {f: f"x\x00{f}" for f in NUL_FIELDS}
+        for method, pattern, path, shows in routes:
+            r = await c.request(method, path, data={**form, "csrf_token": csrf(c)}, allow_redirects=False)
+            assert r.status < 500, (method, path, r.status)
+            if not shows:
+                assert r.status == 422 and "usynligt styretegn" in await r.text(), (method, path, r.status)
+        for path in _get_routes(c.server.app):
+            r = await c.get(path, params={"q": "x\x00", "status": "\x00", "topic": "\x00"}, allow_redirects=False)
+            assert r.status < 500, ("GET", path, r.status)
+        stored = [(t, row) for t, rows in (await snapshot(runtime, skip=())).items() for row in rows
+                  if "\\x00" in row or "\x00" in row]
+        assert stored == []
+    finally:
+        await c.close()
+
+
+def _posts(app) -> list[tuple[str, str, str, bool]]:
+    """(method, pattern, concrete path, shows its own field errors) for every form route
+    (the bearer-token API and one-click unsubscribe take no form of ours)."""
+    import re
+
+    out = []
+    for route in app.router.routes():
+        if route.method in ("GET", "HEAD", "OPTIONS") or route.resource is None:
+            continue
+        if getattr(route.handler, "csrf_exempt", False):
+            continue
+        pattern = route.resource.canonical
+        path = re.sub(r"\{[^}]+\}", "1", re.sub(r"\{answer[^}]*\}", "ja", pattern.replace("{token}", "x.y")))
+        out.append((route.method, pattern, path, getattr(route.handler, "shows_field_errors", False)))
+    return out
+
+
+def _get_routes(app) -> list[str]:
+    import re
+
+    out = []
+    for route in app.router.routes():
+        if route.method == "GET" and route.resource is not None and not route.resource.canonical.startswith("/static"):
+            out.append(re.sub(r"\{[^}]+\}", "1", route.resource.canonical.replace("{token}", "x.y")))
+    return sorted(set(out))
+
+
+async def test_item30_the_forms_that_show_errors_at_their_fields_show_this_one_there(runtime, db_kind):
+    """The signup form (name, organisation, a topic) and the campaign editor (the body): the
+    page comes back with the error at that field and what else was typed; nothing is saved."""
+    from sqlalchemy import func
+
+    from service.db.models import Campaign
+    from subscribers.models import Subscriber
+    from tests.integration.test_subscriber_flows import FORM
+
+    visitor = await new_client(runtime)
+    editor = await staff_client(runtime, "redaktor@raadet.example", "editor")
+    try:
+        await visitor.get("/")
+        for field, value in (("name", "Mette\x00Hansen"), ("organisation", "Jobcenter\x07Aarhus"),
+                             ("topics", ["ledighedstal\x00"])):
+            r = await visitor.post("/", data={**FORM, field: value, "csrf_token": csrf(visitor)})
+            page = await r.text()
+            assert r.status == 400, (field, r.status)
+            error = page[page.find(f'id="{field}-error"'):][:300] if field != "topics" else page
+            assert "usynligt styretegn" in error, field
+            assert "Mette.Hansen@Jobcenter-Aarhus.dk" in page  # what was typed stays
+        r = await editor.post("/admin/campaigns/new", data={
+            "csrf_token": csrf(editor), "kind": "newsletter", "title": "Nyhedsbrev", "body_md": "Tekst\x00med NUL",
+            "theme": "standard", "topics": "analyser"}, allow_redirects=False)
+        page = await r.text()
+        assert r.status == 422 and "usynligt styretegn" in page and "Nyhedsbrev" in page
+    finally:
+        await visitor.close()
+        await editor.close()
+    async with runtime.db.reader() as s:
+        assert await s.scalar(select(func.count()).select_from(Subscriber)) == 0
+        assert await s.scalar(select(func.count()).select_from(Campaign)) == 0

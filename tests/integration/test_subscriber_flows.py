@@ -583,3 +583,40 @@ async def test_the_signup_page_is_rendered_once_but_every_visitor_gets_their_own
     assert "Et helt nyt emne" not in await (await client.get("/")).text()  # read at most every 30 s ...
     forget_options(client.app)  # ... unless the admin page says topics changed
     assert "Et helt nyt emne" in await (await client.get("/")).text()
+
+
+async def test_item29_plus_addresses_reach_one_inbox_once_per_window_and_a_domain_has_a_cap(
+        client, runtime, smtp_server, clock, db_kind):
+    """`victim+1@…` … `victim+20@…` are twenty addresses but one inbox: they used to get twenty
+    confirmation mails. Sent one by one and all at once, the victim now gets one per window
+    (at most two in all here), every answer is a new address's answer, and the domain as a
+    whole gets no more than `confirm_mails_per_domain`."""
+    runtime.settings.web.signup_per_ip_per_hour = 1000  # the per-IP limit is not what is tested here
+    runtime.settings.subscribers.confirm_mails_per_domain = 5
+    token = await _csrf(client)
+    fresh = await _post(client, "/", {**FORM, "email": "helt-ny@example.dk"}, token)
+    reference = (fresh.status, _answer(await fresh.text()))
+    assert reference[0] == 200 and "Tjek din indbakke" in reference[1]
+
+    def inbox(box: str) -> list:
+        local, _, domain = box.partition("@")
+        return [r for r in smtp_server.received if any(
+            t.lower().split("@")[0].split("+")[0] == local and t.lower().endswith("@" + domain) for t in r.rcpt_tos)]
+
+    one_by_one = [await _post(client, "/", {**FORM, "email": f"Offer+{n}@Example.dk"}, token) for n in range(1, 11)]
+    at_once = await asyncio.gather(*(_post(client, "/", {**FORM, "email": f"offer+{n}@example.dk"}, token)
+                                     for n in range(11, 21)))
+    assert {(r.status, _answer(await r.text())) for r in one_by_one + at_once} == {reference}
+    await Worker(runtime).drain()
+    assert len(inbox("offer@example.dk")) == 1
+    clock.advance(minutes=61)  # a new window: the victim may get one more, and no more
+    await asyncio.gather(*(_post(client, "/", {**FORM, "email": f"offer+{n}@example.dk"}, token) for n in range(21, 31)))
+    await Worker(runtime).drain()
+    assert len(inbox("offer@example.dk")) == 2
+
+    # Thirty different people at one small domain within a window: five mails, the same answers.
+    answers = await asyncio.gather(*(_post(client, "/", {**FORM, "email": f"p{n}@lille-kommune.dk"}, token)
+                                     for n in range(30)))
+    assert {(r.status, _answer(await r.text())) for r in answers} == {reference}
+    await Worker(runtime).drain()
+    assert len([r for r in smtp_server.received if r.rcpt_tos[0].endswith("@lille-kommune.dk")]) == 5

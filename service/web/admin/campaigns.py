@@ -28,7 +28,7 @@ from service.web.admin._common import page as render
 from service.web.admin.flash import redirect
 from service.web.admin.nav import NavLink, add
 from service.web.keys import RUNTIME
-from service.web.middleware import FORM_BODY_BYTES, UPLOAD_BODY_BYTES, body_limit
+from service.web.middleware import FORM_BODY_BYTES, UPLOAD_BODY_BYTES, body_limit, control_message, shows_field_errors
 
 
 def _rt(request):
@@ -121,6 +121,13 @@ async def new_form(request: web.Request) -> web.Response:
     return render(request, "admin/campaigns/editor.html", {"c": None, "form": form, "editable": True, **choices})
 
 
+def _no_control_characters(request: web.Request) -> None:
+    """Text with a control character (NUL cannot be stored) is an error at its field."""
+    if request.get("control_fields"):
+        raise Invalid("Ret de markerede felter.", {f: control_message() for f in request["control_fields"]})
+
+
+@shows_field_errors
 @body_limit(FORM_BODY_BYTES)
 async def create(request: web.Request) -> web.Response:
     data = await request.post()
@@ -131,6 +138,7 @@ async def create(request: web.Request) -> web.Response:
     runtime = _rt(request)
     form = parse_form(data, kind)
     try:
+        _no_control_characters(request)
         async with runtime.db.transaction() as s:
             cid = await compose.create_campaign(s, form, now=runtime.clock.now(), templates_root=runtime.templates.root,
                                                 user_id=user(request).id)
@@ -179,6 +187,7 @@ async def editor(request: web.Request, form: dict | None = None, errors: dict | 
     return render(request, "admin/campaigns/editor.html", ctx, headers=headers, status=status)
 
 
+@shows_field_errors
 @body_limit(FORM_BODY_BYTES)
 async def save(request: web.Request) -> web.Response:
     runtime = _rt(request)
@@ -187,6 +196,7 @@ async def save(request: web.Request) -> web.Response:
         c = await load(request, s)
     form = parse_form(data, c.kind)
     try:
+        _no_control_characters(request)
         async with runtime.db.transaction() as s:
             await compose.update_campaign(s, c.id, form, now=runtime.clock.now(), templates_root=runtime.templates.root)
             await audit(request, s, "campaign.edit", f"campaign:{c.id}")

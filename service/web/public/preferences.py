@@ -13,6 +13,7 @@ from aiohttp import web
 
 from service.errors import Invalid
 from service.web.keys import RUNTIME
+from service.web.middleware import control_message, shows_field_errors
 from service.web.public.pages import (
     choices_from,
     evidence,
@@ -65,6 +66,7 @@ async def preferences_page(request: web.Request, *, errors: dict[str, str] | Non
     return render(request, "subscribers/preferences.html", {**ctx, **await options(request)}, status=status)
 
 
+@shows_field_errors
 async def preferences_save(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     got = await opened(request, MANAGE)
@@ -72,6 +74,9 @@ async def preferences_save(request: web.Request) -> web.Response:
         return problem_page(request, got.problem)
     form = await request.post()
     choices = choices_from(form)
+    if request.get("control_fields"):  # shown at the field; such text never goes near the database
+        message = control_message(got.subscriber.language)
+        return await preferences_page(request, errors={f: message for f in request["control_fields"]}, status=400)
     try:
         async with runtime.db.transaction() as s:
             await lifecycle.change_preferences(runtime, s, got.subscriber.id, choices, now=runtime.clock.now(),
@@ -86,11 +91,15 @@ async def preferences_save(request: web.Request) -> web.Response:
     return await preferences_page(request, notice="saved")
 
 
+@shows_field_errors
 async def preferences_email(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     got = await opened(request, MANAGE)
     if got.problem:
         return problem_page(request, got.problem)
+    if request.get("control_fields"):
+        return await preferences_page(request, errors={"new_email": control_message(got.subscriber.language)},
+                                      status=400)
     if await rate_limited(request, "link-ip"):
         return too_many(request, got.subscriber.language)
     form = await request.post()

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from service.web.client import client_ip
 from service.web.keys import RUNTIME
+from service.web.middleware import CONTROL, control_message, shows_field_errors
 from service.web.public.pages import FORMS, OPTIONS_SECONDS, choices_from, evidence, lang_of, options, too_many
 from service.web.public.signup_queue import SIGNUPS
 from service.web.templating import render
@@ -42,6 +43,7 @@ async def signup_page(request: web.Request) -> web.Response:
     return web.Response(text=html, content_type="text/html", charset="utf-8")
 
 
+@shows_field_errors
 async def signup(request: web.Request) -> web.Response:
     """Parse, hand the signup to the app's queue (it is written with those that arrive at the
     same moment: `signup_queue`), answer. Counted per address first, as before: a POST over
@@ -51,6 +53,9 @@ async def signup(request: web.Request) -> web.Response:
     lang = lang_of(request, str(form.get("language", "da")))
     email = str(form.get("email", ""))
     choices = choices_from(form)
+    if request.get("control_fields"):  # shown at the field; such text never goes near the database
+        return await _form_again(request, lang, email, choices,
+                                 {f: control_message(lang) for f in request["control_fields"]})
     errors: dict[str, str] = {}
     address = None
     try:
@@ -68,15 +73,22 @@ async def signup(request: web.Request) -> web.Response:
     if answer.outcome == "honeypot":
         log.info("signup: honeypot filled from %s; ignored", client_ip(request))
     elif answer.outcome == "invalid":
-        values = {"email": email, "name": choices.name, "organisation": choices.organisation, "topics": choices.topics,
-                  "municipalities": choices.municipalities, "audience": choices.audience,
-                  "frequency": choices.frequency, "language": choices.language}
-        ctx = {"lang": lang, "values": values, "errors": answer.errors,
-               "consent_version": runtime.settings.subscribers.consent_version}
-        return render(request, "subscribers/signup.html", {**ctx, **await options(request)}, status=400)
+        return await _form_again(request, lang, email, choices, answer.errors)
     else:
         log.info("signup: %s", answer.outcome)
     return _thanks(request, lang)
+
+
+async def _form_again(request: web.Request, lang: str, email: str, choices, errors: dict[str, str]) -> web.Response:
+    """The form with what was typed (control characters taken out) and what is wrong."""
+    clean = lambda text: CONTROL.sub("", text)  # noqa: E731
+    values = {"email": clean(email), "name": clean(choices.name), "organisation": clean(choices.organisation),
+              "topics": [clean(t) for t in choices.topics], "municipalities": [clean(m) for m in choices.municipalities],
+              "audience": clean(choices.audience), "frequency": clean(choices.frequency),
+              "language": clean(choices.language)}
+    ctx = {"lang": lang, "values": values, "errors": errors,
+           "consent_version": request.app[RUNTIME].settings.subscribers.consent_version}
+    return render(request, "subscribers/signup.html", {**ctx, **await options(request)}, status=400)
 
 
 def _thanks(request: web.Request, lang: str) -> web.Response:
