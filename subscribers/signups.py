@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import insert, literal, select
+from sqlalchemy import insert, select
 
-from service.db.dialect import as_text, insert_for
+from service.db.dialect import insert_for
 from service.db.reference import Audience, Municipality, Topic
-from service.delivery.outbox import enqueue_from, mail_domain
+from service.delivery.outbox import enqueue_many, mail_domain
 from subscribers import lifecycle
 from subscribers.models import Consent, Subscriber, first_token_version, subscriber_municipalities, subscriber_topics
 from subscribers.suppression import suppressed
@@ -55,7 +55,9 @@ class Answer:
 
 
 async def sign_up_many(runtime: "Runtime", session: "AsyncSession", requests: list[Request], *,
-                       now: datetime) -> list[Answer]:
+                       now: datetime, reference: "Reference | None" = None) -> list[Answer]:
+    """`reference`: what exists, read a moment ago (the signup page's queue keeps it as long
+    as the form's options); read here when not given."""
     answers: list[Answer | None] = [None] * len(requests)
     limit = runtime.settings.web.signup_per_ip_per_hour
     by_bucket: dict[str, list[int]] = {}
@@ -70,7 +72,7 @@ async def sign_up_many(runtime: "Runtime", session: "AsyncSession", requests: li
         if requests[i].honeypot:
             answers[i] = Answer("honeypot")
     live = [i for i in live if answers[i] is None]
-    ref = await _reference(session, [requests[i].choices for i in live])
+    ref = reference or await read_reference(session)
     for i in live:
         errors = {**requests[i].errors, **lifecycle.choice_errors(requests[i].choices, **ref.known)}
         if errors:
@@ -96,26 +98,22 @@ async def sign_up_many(runtime: "Runtime", session: "AsyncSession", requests: li
     return answers  # type: ignore[return-value]
 
 
-@dataclass
-class _Reference:
+@dataclass(frozen=True)
+class Reference:
+    """The topics, municipalities and roles a signup may choose (a few dozen rows)."""
+
     topic_ids: dict[str, int]  # every topic, retired too (a choice is checked against `known`)
     audience_ids: dict[str, int]
     known: dict[str, set[str]]
 
 
-async def _reference(session: "AsyncSession", choices: list[lifecycle.Choices]) -> _Reference:
-    slugs = sorted({t for c in choices for t in c.topics})
-    codes = sorted({m for c in choices for m in c.municipalities})
-    roles = sorted({c.audience for c in choices if c.audience})
-    topics = (await session.execute(select(Topic.slug, Topic.id, Topic.retired).where(Topic.slug.in_(slugs)))).all() \
-        if slugs else []
-    known_codes = set(await session.scalars(select(Municipality.code).where(Municipality.code.in_(codes)))) \
-        if codes else set()
-    audiences = dict((await session.execute(select(Audience.slug, Audience.id).where(Audience.slug.in_(roles)))).all()) \
-        if roles else {}
-    return _Reference(
+async def read_reference(session: "AsyncSession") -> Reference:
+    topics = (await session.execute(select(Topic.slug, Topic.id, Topic.retired))).all()
+    codes = set(await session.scalars(select(Municipality.code)))
+    audiences = dict((await session.execute(select(Audience.slug, Audience.id))).all())
+    return Reference(
         topic_ids={t.slug: t.id for t in topics}, audience_ids=audiences,
-        known={"topics": {t.slug for t in topics if not t.retired}, "municipalities": known_codes,
+        known={"topics": {t.slug for t in topics if not t.retired}, "municipalities": codes,
                "audiences": set(audiences)})
 
 
@@ -133,7 +131,7 @@ async def _new_addresses(session: "AsyncSession", addresses: list[str | None]) -
     return {a for a in once if a not in blocked and a not in known}
 
 
-async def _insert_new(runtime: "Runtime", session: "AsyncSession", requests: list[Request], ref: _Reference, *,
+async def _insert_new(runtime: "Runtime", session: "AsyncSession", requests: list[Request], ref: Reference, *,
                       now: datetime) -> set[str]:
     """The new subscribers of the batch, as `lifecycle.signup` makes one: pending, their
     choices, a consent record and a confirmation mail. Returns the addresses written (one
@@ -168,9 +166,9 @@ async def _insert_new(runtime: "Runtime", session: "AsyncSession", requests: lis
         await session.execute(insert(subscriber_municipalities), munis)
     await session.execute(insert(Consent), consents)
     # The confirmation mails, keyed as `lifecycle` keys one: confirm:<id>:<window>:v<token version>.
-    key = (literal("confirm:") + as_text(Subscriber.id) + literal(f":{lifecycle.window_start(runtime, now)}:v")
-           + as_text(Subscriber.token_version))
-    mails = select(key.label("key"), Subscriber.email.label("recipient"), Subscriber.id.label("subscriber_id"),
-                   Subscriber.language.label("language")).where(Subscriber.id.in_(list(ids.values())))
-    await enqueue_from(session, mails, kind="confirm", now=now, domain=mail_domain(runtime.settings.mail.from_address))
+    window = lifecycle.window_start(runtime, now)
+    await enqueue_many(session, [
+        {"key": f"confirm:{ids[row['email']]}:{window}:v{row['token_version']}", "recipient": row["email"],
+         "subscriber_id": ids[row["email"]], "language": row["language"]} for row in rows if row["email"] in ids],
+        kind="confirm", now=now, domain=mail_domain(runtime.settings.mail.from_address))
     return set(ids)

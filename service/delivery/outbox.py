@@ -4,7 +4,8 @@ Every part of the product that wants mail sent calls the outbox inside its own
 transaction, in one of two forms:
 
 - `enqueue(session, key=…, kind=…, recipient=…, …)`: one message (subscriber mails,
-  notices, test mails, draft notices);
+  notices, test mails, draft notices), `enqueue_many` several in one statement (the
+  confirmations of signups written together);
 - `enqueue_from(session, rows, kind=…, …)`: one message per row of a SELECT (alerts,
   digests, campaigns), in one `INSERT … SELECT`. `rows` names its columns with labels:
   `key`, `recipient` and `language`, and any of `subscriber_id`, `press_contact_id`,
@@ -82,6 +83,18 @@ async def enqueue(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def enqueue_many(session: AsyncSession, messages: list[dict[str, Any]], *, kind: str, now: datetime,
+                       domain: str, params: dict[str, Any] | None = None) -> int:
+    """Queue several messages of one kind in one statement: each a dict with `key`,
+    `recipient`, `language` and any of the optional ids (see above). Returns how many were new."""
+    if not messages:
+        return 0
+    rows = [{**m, "kind": kind, "params": params or {}, "status": "queued", "attempts": 0, "next_attempt_at": now,
+             "message_id": message_id_for(m["key"], domain), "created_at": now, "possible_duplicate": False}
+            for m in messages]
+    return (await session.execute(insert_ignoring(session, Delivery, ["key"]).values(rows))).rowcount or 0
+
+
 async def enqueue_from(session: AsyncSession, rows: Select, *, kind: str, now: datetime, domain: str,
                        params: dict[str, Any] | None = None) -> int:
     """Queue one message per row of `rows` (labelled columns, see above); return how many
@@ -116,4 +129,4 @@ async def delivery_id_for_key(session: AsyncSession, key: str) -> int | None:
     return await session.scalar(select(Delivery.id).where(Delivery.key == key))
 
 
-__all__ = ["enqueue", "enqueue_from", "insert_from", "message_id_for", "message_id_sql", "mail_domain", "delivery_id_for_key"]
+__all__ = ["enqueue", "enqueue_many", "enqueue_from", "insert_from", "message_id_for", "message_id_sql", "mail_domain", "delivery_id_for_key"]

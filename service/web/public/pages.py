@@ -12,6 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from service.web.client import client_ip
+from service.web.public.signup_queue import SIGNUPS
 from service.web.keys import RUNTIME
 from service.web.templating import render
 from subscribers import lifecycle
@@ -42,8 +43,9 @@ FORMS: web.AppKey[Forms] = web.AppKey("subscription_forms", Forms)
 
 
 def forget_options(app: web.Application) -> None:
-    """Called when topics change, so the forms show them at once in this process."""
+    """Called when topics change, so the forms show them (and signups take them) at once in this process."""
     app[FORMS].forget()
+    app[SIGNUPS].forget()
 
 
 def lang_of(request: web.Request, default: str = "da") -> str:

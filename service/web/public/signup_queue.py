@@ -6,6 +6,9 @@ arrive meanwhile wait and go together in the next one, at most `BATCH` at a time
 quiet page answers as before, and in a rush the database does a few statements per batch
 instead of twenty per signup.
 
+What a signup may choose (topics, municipalities, roles) is read once per `REFERENCE_SECONDS`,
+as the form's options are, and at once after a change in this process (`forget`).
+
 If a batch fails as a whole (a conflict with another process, the database), each of its
 signups is tried again alone, so one cannot take the others with it.
 """
@@ -14,23 +17,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from subscribers.signups import Answer, Request, sign_up_many
+from subscribers.signups import Answer, Reference, Request, read_reference, sign_up_many
 
 if TYPE_CHECKING:
     from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 BATCH = 200
+REFERENCE_SECONDS = 30.0  # as long as the form's options are kept (pages.OPTIONS_SECONDS)
 
 
 class SignupQueue:
     def __init__(self) -> None:
         self._waiting: list[tuple[Request, asyncio.Future]] = []
         self._writer: asyncio.Task | None = None
+        self._reference: tuple[float, Reference] | None = None
+
+    def forget(self) -> None:
+        """Topics changed (in this process): read what exists afresh for the next signups."""
+        self._reference = None
 
     async def submit(self, runtime: "Runtime", request: Request) -> Answer:
         future = asyncio.get_running_loop().create_future()
@@ -64,10 +74,14 @@ class SignupQueue:
                 if not future.done():  # the request may have gone (client left, server stopping)
                     future.set_result(answer)
 
-    @staticmethod
-    async def _once(runtime: "Runtime", requests: list[Request]) -> list[Answer]:
+    async def _once(self, runtime: "Runtime", requests: list[Request]) -> list[Answer]:
         async with runtime.db.transaction() as s:
-            answers = await sign_up_many(runtime, s, requests, now=runtime.clock.now())
+            reference = self._reference[1] if self._reference and \
+                time.monotonic() - self._reference[0] < REFERENCE_SECONDS else None
+            if reference is None:
+                reference = await read_reference(s)
+                self._reference = (time.monotonic(), reference)
+            answers = await sign_up_many(runtime, s, requests, now=runtime.clock.now(), reference=reference)
         runtime.nudges.outbox()  # the confirmation mails: a worker in this process sends them now
         return answers
 
