@@ -11,11 +11,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 
 from service.cli.common import open_runtime, settings_or_exit
-from service.cli.workers import WorkerProcesses, plan
+from service.cli.workers import WorkerProcesses, orphaned, plan
 from service.runtime import Runtime
 
 log = logging.getLogger("budbringer")
@@ -189,7 +190,13 @@ async def run(args) -> int:
         log.info("budbringer run: %s", line)
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        await serve(runtime, args.role, stop, workers)
+        watch = asyncio.create_task(orphaned(stop), name="parent") if WorkerProcesses.PARENT in os.environ else None
+        try:
+            await serve(runtime, args.role, stop, workers)
+        finally:
+            if watch is not None:
+                watch.cancel()
+                await asyncio.gather(watch, return_exceptions=True)
     return 0
 
 

@@ -10,7 +10,8 @@ first one's transactions instead of sending.
 A worker process that ends by itself is started again (after 1 s, doubling to 30 s while
 it keeps ending within a minute); on stop each gets SIGTERM and the shutdown grace to
 finish what it sends, then SIGKILL (its claimed messages go back to the outbox when their
-lease runs out, as after any crash).
+lease runs out, as after any crash). A worker process whose parent dies (SIGKILL too)
+stops by itself within a second (`orphaned`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,23 @@ import time
 from dataclasses import dataclass
 
 log = logging.getLogger("budbringer")
+
+
+async def orphaned(stop: asyncio.Event) -> None:
+    """In a worker process `run` started: stop when that process is gone (even by SIGKILL,
+    which it cannot pass on), instead of sending on with nobody watching."""
+    parent = os.environ.get(WorkerProcesses.PARENT)
+    if not parent:
+        return
+    while not stop.is_set():
+        if os.getppid() != int(parent):
+            log.warning("the process that started this send worker (pid %s) is gone; stopping", parent)
+            stop.set()
+            return
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=1.0)
+        except asyncio.TimeoutError:
+            pass
 
 
 @dataclass(frozen=True)
@@ -63,6 +81,8 @@ class WorkerProcesses:
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._keep(k), name=f"worker-process-{k}") for k in range(self.n)]
 
+    PARENT = "BUDBRINGER_WORKER_PARENT"  # a worker process's parent, so that it stops when the parent dies
+
     def alive(self) -> bool:
         return all(p is not None and p.returncode is None for p in self.procs)
 
@@ -70,7 +90,8 @@ class WorkerProcesses:
         delay = 1.0
         while not self._stopping:
             started = time.monotonic()
-            proc = self.procs[k] = await asyncio.create_subprocess_exec(*self.argv)
+            proc = self.procs[k] = await asyncio.create_subprocess_exec(
+                *self.argv, env={**os.environ, self.PARENT: str(os.getpid())})
             code = await proc.wait()
             if self._stopping:
                 return

@@ -131,3 +131,29 @@ async def test_on_sqlite_one_worker_process_and_the_reason(tmp_path, smtp_server
         log = await run.stop()
     assert run.proc.returncode == 0, log
     assert log.count("worker: sending through smtp") == 1
+
+
+@pytest.mark.postgres
+async def test_the_worker_processes_stop_when_their_parent_is_killed(pg_url, tmp_path, smtp_server):
+    """SIGKILL cannot be passed on: the worker processes notice that their parent is gone
+    and stop by themselves, instead of sending on unwatched."""
+    run = await Run().start(_env(tmp_path, pg_url, smtp_server.port), "--workers", "2")
+    await run.until(lambda: run.count("worker: sending through smtp") >= 2)
+    children = [int(p) for task in Path(f"/proc/{run.proc.pid}/task").iterdir()
+                for p in (task / "children").read_text().split()]
+    assert len(children) == 2
+    run.proc.kill()
+    await run.proc.wait()
+    deadline = time.monotonic() + 20
+    while any(Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid) for pid in children) \
+            and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid)]
+    await run.reading
+
+
+def _state(pid: int) -> str:
+    try:
+        return next(line for line in Path(f"/proc/{pid}/status").read_text().splitlines() if line.startswith("State:"))
+    except (OSError, StopIteration):
+        return "zombie"

@@ -116,8 +116,11 @@ interval_minutes = 1
 
     async def start(self, name: str, role: str) -> None:
         log = open(self.tmp / f"{name}.log", "wb")
+        # A worker is one process, as each worker container of compose.yaml is (`--workers 1`).
+        workers = ["--workers", "1"] if role == "worker" else []
         self.procs[name] = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "service", "run", "--role", role, env=self.env, cwd=self.tmp, stdout=log, stderr=log)
+            sys.executable, "-m", "service", "run", "--role", role, *workers, env=self.env, cwd=self.tmp, stdout=log,
+            stderr=log)
 
     def log(self, name: str) -> str:
         return (self.tmp / f"{name}.log").read_text(errors="replace")[-3000:]
