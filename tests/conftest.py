@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import gc
 import email.policy
 import os
 import shutil
@@ -35,6 +36,13 @@ from service.settings import DatabaseSettings, Settings, load_settings
 DATA = Path(__file__).parent / "data"
 SECRET = "test-secret-key-that-is-long-enough-0123456789"
 PG_ADMIN_URL = os.environ.get("BUDBRINGER_TEST_PG", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+def pytest_collection_finish(session) -> None:
+    """The suite's process after collection is a service's after start-up: what is there
+    stays. Frozen out of the collector's full passes as `budbringer run` does (service/cli/run.py),
+    so a test that times the event loop sees the app's pauses, not pytest's heap being walked."""
+    gc.freeze()
 
 
 # ------------------------------------------------------------------ SMTP server
