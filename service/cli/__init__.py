@@ -7,26 +7,28 @@ function `(args) -> int` (async functions are run on a fresh event loop).
 from __future__ import annotations
 
 import argparse
-import importlib
 import inspect
 import os
 import sys
 from pathlib import Path
 
 from service import eventloop, logs
+from service.cli import calendar, campaigns, config, db, demo, digests, ops, people, run, sources, status, users
 
-COMMAND_MODULES = (
-    "service.cli.config",  # check-config
-    "service.cli.db",  # db upgrade / db status
-    "service.cli.run",  # run, demo
-    "service.cli.ops",  # poll, digest, send-test, worker drain
-    "service.cli.users",  # user add / user list / user password
-    "service.cli.people",  # import, export (subscribers, press contacts)
-    "service.cli.sources",  # source list / poll, api-token add
-    "service.cli.digests",  # digest run, match
-    "service.cli.campaigns",  # campaign list / send-test
-    "service.cli.status",  # status
-    "service.cli.calendar",  # calendar import / list (the release calendar)
+# Each group's `register(subparsers)`, in the order `budbringer --help` lists them.
+COMMAND_GROUPS = (
+    config,  # check-config
+    db,  # db upgrade / db status
+    run,  # run
+    demo,  # demo
+    ops,  # poll, digest, send-test, worker drain
+    users,  # user add / user list / user password
+    people,  # import, export (subscribers, press contacts)
+    sources,  # source list / poll, api-token add
+    digests,  # digest run, match
+    campaigns,  # campaign list / send-test
+    status,  # status
+    calendar,  # calendar import / list (the release calendar)
 )
 
 
@@ -42,14 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="text lines, or one JSON object per line (environment BUDBRINGER_LOG_FORMAT)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue  # a command group not built yet
-        module.register(sub)
+    for group in COMMAND_GROUPS:
+        group.register(sub)
     return parser
 
 

@@ -173,7 +173,7 @@ async def _watch(runtime: Runtime, workers: "WorkerProcesses", stop: asyncio.Eve
         await workers.stop()
 
 
-def _stop_on_signals(stop: asyncio.Event) -> None:
+def stop_on_signals(stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
@@ -194,7 +194,7 @@ async def run(args) -> int:
                     str(args.config), verbose=args.verbose, log_format=args.log_format), grace=SHUTDOWN_GRACE)
         log.info("budbringer run: %s", line)
         stop = asyncio.Event()
-        _stop_on_signals(stop)
+        stop_on_signals(stop)
         watch = asyncio.create_task(orphaned(stop), name="parent") if WorkerProcesses.PARENT in os.environ else None
         try:
             await serve(runtime, args.role, stop, workers)
@@ -205,12 +205,6 @@ async def run(args) -> int:
     return 0
 
 
-async def demo(args) -> int:
-    from service.demo import run_demo
-
-    return await run_demo(args)
-
-
 def register(sub) -> None:
     p = sub.add_parser("run", help="run the service (web, worker and scheduler by default)")
     p.add_argument("--role", type=_roles, default=set(ROLES),
@@ -218,9 +212,3 @@ def register(sub) -> None:
     p.add_argument("--workers", type=_positive, default=None,
                    help="send-worker processes (default: one per core on PostgreSQL; always 1 on SQLite)")
     p.set_defaults(func=run)
-    p = sub.add_parser("demo", help="run on SQLite with bundled sample sources served locally; mail to .eml files")
-    p.add_argument("--port", type=int, default=8080, help="web port (default 8080)")
-    p.add_argument("--once", action="store_true", help="poll, match, send once, print what happened and exit")
-    p.add_argument("--reset-password", action="store_true",
-                   help="give the demo admin (admin@example.dk) a new password, keep it in var/admin-password, exit")
-    p.set_defaults(func=demo)

@@ -23,10 +23,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _env(tmp_path: Path, url: str, smtp_port: int) -> dict[str, str]:
+    # Small batches, and each process capped at 30 messages/s: one process alone would take
+    # 2 s over 60 messages, so the others (looking every 0.2 s) share them. Uncapped, one
+    # sends all 60 in a tenth of a second and which process claims them is luck.
     return {**os.environ, "BUDBRINGER_SERVICE__SECRET_KEY": SECRET, "BUDBRINGER_SERVICE__DATA_DIR": str(tmp_path / "var"),
             "BUDBRINGER_DATABASE__URL": url, "BUDBRINGER_MAIL__TRANSPORT": "smtp",
             "BUDBRINGER_MAIL__SMTP__HOST": "127.0.0.1", "BUDBRINGER_MAIL__SMTP__PORT": str(smtp_port),
-            "BUDBRINGER_DELIVERY__IDLE_POLL_SECONDS": "0.2", "BUDBRINGER_DELIVERY__BATCH_SIZE": "5"}
+            "BUDBRINGER_DELIVERY__IDLE_POLL_SECONDS": "0.2", "BUDBRINGER_DELIVERY__BATCH_SIZE": "5",
+            "BUDBRINGER_DELIVERY__RATE_PER_SECOND": "30"}
 
 
 def _children(pid: int) -> list[str]:

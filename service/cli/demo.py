@@ -24,6 +24,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from service.cli.common import print_problems
+from service.cli.run import serve, stop_on_signals
 from service.db.migrate import upgrade
 from service.paths import DEMO_DIR, DEMO_SECRET, SAMPLES
 from service.settings import ConfigError, load_settings
@@ -172,7 +173,6 @@ async def login_line(runtime) -> str:
 
 
 async def run_demo(args) -> int:
-    from service.cli.run import _stop_on_signals, serve
     from service.wiring import build_runtime
 
     # No keep-alive: an idle connection from the last poll would still be open at the stop.
@@ -204,7 +204,7 @@ async def run_demo(args) -> int:
         print(await login_line(runtime))
         print(f"{news} Ctrl-C stops.\n")
         stop = asyncio.Event()
-        _stop_on_signals(stop)
+        stop_on_signals(stop)
         await serve(runtime, {"web", "worker", "scheduler"}, stop)
         return 0
     finally:
@@ -261,3 +261,12 @@ async def _once(runtime) -> int:
     for path in sorted(outbox.glob("*.eml"))[-10:]:
         print(f"  {path}")
     return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("demo", help="run on SQLite with bundled sample sources served locally; mail to .eml files")
+    p.add_argument("--port", type=int, default=8080, help="web port (default 8080)")
+    p.add_argument("--once", action="store_true", help="poll, match, send once, print what happened and exit")
+    p.add_argument("--reset-password", action="store_true",
+                   help="give the demo admin (admin@example.dk) a new password, keep it in var/admin-password, exit")
+    p.set_defaults(func=run_demo)
