@@ -208,8 +208,10 @@ class Bench:
         async with E.database(kind, smtp_port=self.sink_port) as env:
             url = f"http://127.0.0.1:{port}"
             # The service's own address (its cookies are not Secure over plain http); a signup
-            # limit per address far above the load, which all comes from 127.0.0.1.
-            env.write_config(base_url=url, web=f"port = {port}\nsignup_per_ip_per_hour = 100000000")
+            # limit per address far above the load, which all comes from 127.0.0.1, and a cap
+            # on confirmation mails per domain far above it too (every address is @example.dk).
+            env.write_config(base_url=url, web=f"port = {port}\nsignup_per_ip_per_hour = 100000000",
+                             subscribers="confirm_mails_per_domain = 100000000")
             web = await self._start(env, "web")
             try:
                 await self._wait_for(url + "/healthz", web, env.root / "web.log")

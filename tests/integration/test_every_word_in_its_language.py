@@ -138,3 +138,20 @@ async def test_the_public_pages_errors_in_the_readers_language(client, lang):
         if wrong:
             found[f"{what} ({status})"] = sorted(wrong)
     assert found == {}
+
+
+@pytest.mark.parametrize("lang", ["en", "da"])
+async def test_the_signup_form_describes_every_seeded_topic_in_the_readers_language(client, runtime, lang):
+    """Each topic on the form has the line under its name in the page's language (the English
+    form had none: the seeded taxonomy was Danish only until migration 0008)."""
+    from html import unescape
+
+    from service.db.reference import Topic
+
+    async with runtime.db.reader() as s:
+        topics = (await s.scalars(select(Topic).where(Topic.retired.is_(False)))).all()
+    page = unescape(await (await client.get(f"/?lang={lang}")).text())
+    described = {t.slug: t.description_en if lang == "en" else t.description_da for t in topics}
+    assert len(described) >= 11 and all(described.values()), described
+    assert [slug for slug, text in described.items() if f"<small>{text}</small>" not in page] == []
+    assert not foreign(" ".join(described.values()), lang)
