@@ -208,6 +208,9 @@ async def test_editor_writes_a_newsletter_that_greets_each_reader_by_name(
     assert await page.locator("#reach").inner_text() == "Går til 2 abonnenter."
     assert "Nyhedsbrev" in await page.locator("#status").inner_text()
     assert "presse" not in (await page.locator("#status").inner_text()).lower()
+    # The saved newsletter's text part, as a subscriber gets it, beside the HTML.
+    await page.frame_locator("#preview-text").locator("text=Kære Erik").wait_for()
+    assert "bedste" in await page.frame_locator("#preview-text").locator("body").inner_text()
     await _clean(page, "newsletter-draft")
 
     await page.get_by_role("button", name="Send test til mig (erik@raadet.example)").click()
