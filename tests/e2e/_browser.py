@@ -18,6 +18,18 @@ async def screenshot(page, name: str) -> Path:
     """A full-page PNG of what the browser shows now, as ARTIFACTS/<name>.png."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
+    # A full-page shot leaves a sandboxed text/plain frame blank in Chromium; a shot of a
+    # viewport as tall as the page paints every frame (the text preview came out empty).
+    size = page.viewport_size
+    height = await page.evaluate("document.documentElement.scrollHeight")
+    if size and height > size["height"]:
+        await page.set_viewport_size({"width": size["width"], "height": height})
+        try:
+            await page.wait_for_timeout(100)
+            await page.screenshot(path=str(path))
+        finally:
+            await page.set_viewport_size(size)
+        return path
     await page.screenshot(path=str(path), full_page=True)
     return path
 
