@@ -51,11 +51,31 @@ def build_message(
     auto_submitted: bool = True,
 ) -> bytes:
     """The finished message (without DKIM) as CRLF bytes; raises HeaderError on unsafe data."""
+    return build(rendered, mail, recipient=recipient, message_id=message_id, date=date, tz=tz,
+                 auto_submitted=auto_submitted)[0]
+
+
+def build(
+    rendered: Rendered,
+    mail: MailSettings,
+    *,
+    recipient: str,
+    message_id: str,
+    date: datetime,
+    tz: ZoneInfo = _COPENHAGEN,
+    auto_submitted: bool = True,
+) -> tuple[bytes, bool]:
+    """`build_message`, and whether no line of the message starts with "." (`dot_free`): then
+    the transport has nothing to double before DATA and need not look (`data_bytes`).
+    Header lines never start with "." (a name, or the blank of a folded line), nor do the
+    boundaries, part headers and base64 lines; only a quoted-printable line can, and `_qp`
+    knows which do."""
     head = headers_for(rendered, mail, recipient=recipient, message_id=message_id, date=date, tz=tz,
                        auto_submitted=auto_submitted)
-    body_head, body = _body(rendered)
+    body_head, body, dotted = _body(rendered)
+    top = CRLF.join([*head, *body_head]) + CRLF + CRLF
     # ASCII but for a recipient whose local part has letters such as ø (RFC 6532, sent with SMTPUTF8).
-    return (CRLF.join([*head, *body_head]) + CRLF + CRLF).encode("utf-8") + body
+    return top.encode("utf-8") + body, not (dotted or "\n." in top)
 
 
 def headers_for(
@@ -98,22 +118,25 @@ def headers_for(
     return out
 
 
-def _body(rendered: Rendered) -> tuple[list[str], bytes]:
-    """(Content-* header lines, body bytes) for the top-level entity."""
-    text_part = _leaf("text/plain; charset=utf-8", _qp(rendered.text))
+def _body(rendered: Rendered) -> tuple[list[str], bytes, bool]:
+    """(Content-* header lines, body bytes, whether a line of it starts with ".") for the
+    top-level entity."""
+    text, dotted = _qp_dotted(rendered.text)
+    text_part = _leaf("text/plain; charset=utf-8", text)
     if rendered.html:
         boundary = _boundary()
-        alt = _multipart(boundary, [text_part, _leaf("text/html; charset=utf-8", _qp(rendered.html))])
+        html, html_dotted = _qp_dotted(rendered.html)
+        dotted = dotted or html_dotted
+        alt = _multipart(boundary, [text_part, _leaf("text/html; charset=utf-8", html)])
         main = ([f'Content-Type: multipart/alternative; boundary="{boundary}"'], alt)
     else:
-        main = (["Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: quoted-printable"],
-                _qp(rendered.text))
+        main = (["Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: quoted-printable"], text)
     if not rendered.attachments:
-        return main
+        return main[0], main[1], dotted
     boundary = _boundary()
     first = (CRLF.join(main[0]) + CRLF + CRLF).encode("ascii") + main[1]
     parts = [first, *(_attachment(a) for a in rendered.attachments)]
-    return [f'Content-Type: multipart/mixed; boundary="{boundary}"'], _multipart(boundary, parts)
+    return [f'Content-Type: multipart/mixed; boundary="{boundary}"'], _multipart(boundary, parts), dotted
 
 
 def _leaf(content_type: str, payload: bytes, encoding: str = "quoted-printable", extra: tuple[str, ...] = ()) -> bytes:
@@ -143,27 +166,58 @@ def _boundary() -> str:
 # lines with their links differ), and `b2a_qp` was the largest single cost of building a
 # message (~18 % of the send worker's time), so encoded lines are kept. The store is
 # emptied when full rather than kept in LRU order: cheaper, and the common lines come back
-# within a message or two.
+# within a message or two. An encoded line that starts with "." (or has a soft break
+# before one) is kept apart (`_QP_DOTTED`), so that every line found in `_QP_LINES` is known
+# to start no line with ".".
 _QP_LINES: dict[str, bytes] = {}
+_QP_DOTTED: dict[str, bytes] = {}
 _QP_MAX = 20_000
 
 
 def _qp(text: str) -> bytes:
+    return _qp_dotted(text)[0]
+
+
+def _qp_dotted(text: str) -> tuple[bytes, bool]:
+    """`text` quoted-printable with CRLF line ends, and whether a line of it starts with "."."""
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     if text.endswith("\n"):
         text = text[:-1]
     store = _QP_LINES
-    if len(store) > _QP_MAX:
+    if len(store) > _QP_MAX or len(_QP_DOTTED) > _QP_MAX:
         store.clear()
+        _QP_DOTTED.clear()
     lines = text.split("\n")
     out = list(map(store.get, lines))  # most are there: looked up without a Python loop
-    if None in out:
-        for i, encoded in enumerate(out):
-            if encoded is None:
-                line = lines[i]
-                out[i] = store[line] = binascii.b2a_qp(line.encode("utf-8") + b"\r\n", istext=True)
-    return b"".join(out)
+    dotted = False
+    try:
+        i = out.index(None)  # the few lines not kept, found without a Python loop over all
+    except ValueError:
+        return b"".join(out), dotted
+    kept_dotted = _QP_DOTTED
+    n = len(out)
+    while True:
+        line = lines[i]
+        encoded = kept_dotted.get(line)
+        if encoded is not None:
+            dotted = True
+        else:
+            encoded = binascii.b2a_qp(line.encode("utf-8") + b"\r\n", istext=True)
+            if encoded[:1] == b"." or b"\n." in encoded:
+                kept_dotted[line] = encoded
+                dotted = True
+            else:
+                store[line] = encoded
+        out[i] = encoded
+        i += 1
+        if i == n:
+            break
+        try:
+            i = out.index(None, i)
+        except ValueError:
+            break
+    return b"".join(out), dotted
 
 
 def _attachment(att: Attachment) -> bytes:
@@ -184,4 +238,4 @@ def _attachment(att: Attachment) -> bytes:
     return _leaf(ct, encoded, "base64", (f"Content-Disposition: attachment; {param}",))
 
 
-__all__ = ["build_message", "headers_for", "HeaderError", "RESERVED"]
+__all__ = ["build", "build_message", "headers_for", "HeaderError", "RESERVED"]

@@ -56,7 +56,8 @@ class _Stale(Exception):
 
 
 class Transport(Protocol):
-    async def send(self, envelope_from: str, recipient: str, message: bytes, *, clean: bool = False) -> SendResult: ...
+    async def send(self, envelope_from: str, recipient: str, message: bytes, *, clean: bool = False,
+                   dot_free: bool = False) -> SendResult: ...
     async def close(self) -> None: ...
 
 
@@ -67,7 +68,8 @@ class FileTransport:
         self.outbox = outbox
         self._n = 0
 
-    async def send(self, envelope_from: str, recipient: str, message: bytes, *, clean: bool = False) -> SendResult:
+    async def send(self, envelope_from: str, recipient: str, message: bytes, *, clean: bool = False,
+                   dot_free: bool = False) -> SendResult:
         self.outbox.mkdir(parents=True, exist_ok=True)
         self._n += 1
         safe = re.sub(r"[^A-Za-z0-9@._-]", "_", recipient)[:100]
@@ -201,9 +203,11 @@ class SmtpTransport:
         wire.close()
         self._wake()
 
-    async def send(self, envelope_from: str, recipient: str, message: bytes, *, clean: bool = False) -> SendResult:
+    async def send(self, envelope_from: str, recipient: str, message: bytes, *, clean: bool = False,
+                   dot_free: bool = False) -> SendResult:
         """One transaction (MAIL, RCPT, DATA) on a pooled connection. `clean`: the message
-        has CRLF line endings only, as every message `service.delivery.mime` builds.
+        has CRLF line endings only, as every message `service.delivery.mime` builds;
+        `dot_free` (with `clean`): no line of it starts with "." either (`mime.build` says).
 
         Refusals come back as a `SendResult` (4xx: try later; 5xx: give up; `stage` says
         where). A lost connection, a 421 or no reply raises `TransportError`; only no reply
@@ -213,7 +217,7 @@ class SmtpTransport:
             sender, rcpt = smtp_form(envelope_from), smtp_form(recipient)
         except HeaderError as exc:
             return SendResult(ok=False, permanent=True, detail=str(exc), stage="rcpt")
-        data = data_bytes(message, clean=clean)
+        data = data_bytes(message, clean=clean, dot_free=dot_free)
         for fresh in (False, True):
             wire = await self._acquire(fresh)
             try:
@@ -286,12 +290,15 @@ async def _greet(client: aiosmtplib.SMTP) -> None:
 _PLAIN_ADDRESS = re.compile(r"[^\x00-\x20<>\x7f]+@[^\x00-\x20<>\x7f@]+")
 
 
-def data_bytes(message: bytes, *, clean: bool = False) -> bytes:
+def data_bytes(message: bytes, *, clean: bool = False, dot_free: bool = False) -> bytes:
     """What goes on the wire after DATA: CRLF line endings, a leading '.' doubled on every
     line (RFC 5321 4.5.2), and the final '.' line; byte for byte what aiosmtplib's `data()`
     makes, without its two regular expressions over the whole message (~0.3 and ~0.2 ms
     for a 30 KB digest here). A `clean` message (CRLF only) is not looked through for
-    other line endings."""
+    other line endings, and a `clean` and `dot_free` one (no line starts with '.', as
+    `mime.build` knows of most digests) not for dots either: looking cost ~40 µs a digest."""
+    if clean and dot_free and message.endswith(b"\r\n"):
+        return message + b".\r\n"
     if not clean:
         crlf = message.count(b"\r\n")
         if message.count(b"\n") != crlf or message.count(b"\r") != crlf:

@@ -32,7 +32,7 @@ from service.db.models import Delivery
 from service.delivery import metrics, policy
 from service.delivery.claim import claim_batch
 from service.delivery.dkim import Signer
-from service.delivery.mime import build_message
+from service.delivery.mime import build
 from service.delivery.policy import Outcome
 from service.delivery.ratelimit import SendRate
 from service.delivery.recheck import refused
@@ -61,6 +61,7 @@ class _Job:
     created_at: datetime
     timed_out_before: bool
     batch: int  # which claim of this pump it came from
+    dot_free: bool = False  # no line starts with "." (service.delivery.mime.build): nothing to double
 
 
 class Beat(Protocol):
@@ -233,10 +234,13 @@ class Worker:
                     continue
                 try:
                     rendered = await self.runtime.renderers.render(self.runtime, session, d)
-                    message = build_message(rendered, self.mail, recipient=d.recipient, message_id=d.message_id,
-                                            date=now, tz=self._tz)
+                    message, dot_free = build(rendered, self.mail, recipient=d.recipient, message_id=d.message_id,
+                                              date=now, tz=self._tz)
                     if self.signer is not None:
-                        message = self.signer.sign(message)
+                        signed = self.signer.sign(message)
+                        # The signature goes on top: a header, whose folded lines start with a blank.
+                        dot_free = dot_free and b"\n." not in signed[:len(signed) - len(message)]
+                        message = signed
                 except Exception as exc:  # one message that cannot be made must not stop the rest
                     log.warning("delivery %s (%s) could not be rendered: %s", d.id, d.kind, exc)
                     await recorder.add(policy.after_render_error(base, exc, attempts=d.attempts,
@@ -246,7 +250,8 @@ class Worker:
                 base.subject, base.body = rendered.subject, message
                 recorder.outstanding += 1
                 queue.put_nowait(_Job(d.id, d.recipient, self._envelope_from(d.message_id), message, base, d.attempts,
-                                      d.created_at, (d.last_error or "").startswith("no reply at DATA"), batch))
+                                      d.created_at, (d.last_error or "").startswith("no reply at DATA"), batch,
+                                      dot_free))
                 if n % 4 == 3:
                     await asyncio.sleep(0)  # let the senders go on while the rest is made
 
@@ -273,7 +278,8 @@ class Worker:
                 started = time.perf_counter()
                 try:
                     result = await self.runtime.transport.send(job.envelope_from, job.recipient, job.message,
-                                                               clean=True)  # built by service.delivery.mime
+                                                               clean=True,  # built by service.delivery.mime
+                                                               dot_free=job.dot_free)
                 except TransportError as exc:
                     result = exc
                     if exc.stage == "connect":
