@@ -16,7 +16,8 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.campaigns.report import failure_reasons
-from service.db.models import Campaign, Delivery, Feedback, Item, Match, item_topics
+from service.db.campaigns import Campaign
+from service.db.models import Delivery, Feedback, Item, Match, item_topics
 from service.db.reference import Municipality, Topic
 from service.releases.watch import late_entries
 from subscribers.models import Subscriber, subscriber_municipalities, subscriber_topics

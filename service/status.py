@@ -13,7 +13,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.models import Campaign, Delivery, DigestRun, Source
+from service.db.campaigns import Campaign
+from service.db.models import Delivery, DigestRun, Source
 from service.heartbeats import ProcessSeen, processes
 
 

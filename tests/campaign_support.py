@@ -8,7 +8,8 @@ from html.parser import HTMLParser
 
 from sqlalchemy import insert, select
 
-from service.db.models import Delivery, PressContact, User
+from service.db.campaigns import PressContact
+from service.db.models import Delivery, User
 from service.db.reference import Topic
 from subscribers.models import Subscriber, Suppression, subscriber_topics
 

@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.campaigns.times import format_local
 from service.campaigns.view import KIND_LABELS
-from service.db.models import Campaign, Item
+from service.db.campaigns import Campaign
+from service.db.models import Item
 
 ITEM_LABELS = {
     "figures": "Ledighedstal", "analysis": "Analyse", "guideline": "Retningslinje", "best_practice": "Best practice",

@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.campaigns.compose import load_editable
-from service.db.models import CampaignAttachment
+from service.db.campaigns import CampaignAttachment
 from service.errors import Invalid
 
 TYPES = {

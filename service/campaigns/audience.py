@@ -21,7 +21,8 @@ from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db.dialect import as_text
-from service.db.models import Campaign, Delivery, PressContact, PressSegment
+from service.db.campaigns import Campaign, PressContact, PressSegment
+from service.db.models import Delivery
 from service.delivery.outbox import enqueue_from
 from service.db.reference import Topic
 from subscribers.models import Subscriber, subscriber_topics

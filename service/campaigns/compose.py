@@ -12,7 +12,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.campaigns.themes import check_theme
-from service.db.models import Campaign, CampaignItem, Item
+from service.db.campaigns import Campaign, CampaignItem
+from service.db.models import Item
 from service.delivery.headers import HeaderError, unstructured
 from service.errors import Conflict, Invalid, NotFound
 

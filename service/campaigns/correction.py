@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.models import Campaign
+from service.db.campaigns import Campaign
 from service.errors import Conflict, NotFound
 
 

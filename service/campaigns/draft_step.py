@@ -17,7 +17,8 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import aliased
 
 from service.campaigns.drafts import UNSENT, draft_from_figures
-from service.db.models import Campaign, Item
+from service.db.campaigns import Campaign
+from service.db.models import Item
 
 if TYPE_CHECKING:
     from service.runtime import Runtime

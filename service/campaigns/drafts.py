@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from service.campaigns.correction import start_correction
-from service.db.models import Campaign, Item, ItemRevision, User
+from service.db.campaigns import Campaign
+from service.db.models import Item, ItemRevision, User
 from service.delivery.outbox import enqueue, mail_domain
 from service.render.formatting import month_name, number, percent, signed
 from service.sources.figures_join import merged

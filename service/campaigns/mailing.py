@@ -30,7 +30,8 @@ from service.campaigns import merge
 from service.campaigns.render import (
     CampaignGone, Unfilled, as_subscriber, clean_subject, reader_of, reason, render_one, unfilled,
 )
-from service.db.models import Campaign, Delivery, PressContact
+from service.db.campaigns import Campaign, PressContact
+from service.db.models import Delivery
 from service.render.assemble import cache_of, slot
 from service.render.footer import footer
 from service.render.message import Rendered

@@ -18,7 +18,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.campaigns.compose import MEDIA_TYPES
-from service.db.models import PressContact
+from service.db.campaigns import PressContact
 from service.errors import Conflict, Invalid, NotFound
 
 STATUSES = ("active", "inactive", "bounced", "complained")  # words in templates/labels.toml [press_status]

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.campaigns.compose import MEDIA_TYPES
-from service.db.models import PressSegment
+from service.db.campaigns import PressSegment
 from service.errors import Invalid, NotFound
 
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.campaigns.audience import recipients_for
-from service.db.models import Campaign
+from service.db.campaigns import Campaign
 from service.render.formatting import date_local, number, time_local, weekday
 
 

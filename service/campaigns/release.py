@@ -27,7 +27,8 @@ from sqlalchemy import exists, func, or_, select, update
 
 from service.campaigns.audience import enqueue_all, recipients_for
 from service.clock import as_utc
-from service.db.models import Campaign, Delivery
+from service.db.campaigns import Campaign
+from service.db.models import Delivery
 from service.delivery.outbox import mail_domain
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from service.campaigns import merge
 from service.campaigns.times import format_local
 from service.campaigns.view import campaign_view
-from service.db.models import Campaign, CampaignAttachment, PressContact
+from service.db.campaigns import Campaign, CampaignAttachment, PressContact
 from service.render.footer import footer
 from service.render.message import Attachment, Rendered
 from service.db.reference import Topic

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.models import Campaign
+from service.db.campaigns import Campaign
 from service.errors import Conflict, Invalid, NotFound
 
 GRACE = timedelta(minutes=1)  # "now" typed into a form is a minute old by the time it arrives

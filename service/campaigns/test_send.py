@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING
 
-from service.db.models import Campaign
+from service.db.campaigns import Campaign
 from service.delivery.outbox import enqueue, mail_domain
 from service.errors import NotFound
 

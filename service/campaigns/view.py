@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.campaigns.markdown import to_html, to_text
 from service.campaigns.times import format_local
-from service.db.models import Campaign, CampaignAttachment, CampaignItem, Item
+from service.db.campaigns import Campaign, CampaignAttachment, CampaignItem
+from service.db.models import Item
 
 KIND_LABELS = {  # for the mail and the feed; pages use the label filter
     "press_release": {"da": "Pressemeddelelse", "en": "Press release"},

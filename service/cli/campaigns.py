@@ -13,7 +13,7 @@ from service.cli.common import cli_actor, open_runtime
 async def campaign_list(args) -> int:
     from service.campaigns.report import delivery_counts
     from service.campaigns.times import format_local
-    from service.db.models import Campaign
+    from service.db.campaigns import Campaign
 
     async with open_runtime(args) as runtime:
         tz = runtime.settings.service.tz()

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db.models import Delivery, PressContact
+from service.db.campaigns import PressContact
+from service.db.models import Delivery
 from subscribers.models import Subscriber
 from subscribers.suppression import suppressed
 

@@ -86,7 +86,7 @@ async def test_compose_preview_test_send_schedule(runtime, officer_client, db_ki
 
 
 async def s_status(runtime, cid):
-    from service.db.models import Campaign
+    from service.db.campaigns import Campaign
 
     async with runtime.db.reader() as s:
         return (await s.get(Campaign, cid)).status

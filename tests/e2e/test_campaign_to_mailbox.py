@@ -10,7 +10,8 @@ from service.campaigns.drafts import draft_from_figures
 from service.campaigns.release import release_due
 from service.campaigns.schedule import schedule
 from service.campaigns.times import parse_local
-from service.db.models import Campaign, Item
+from service.db.campaigns import Campaign
+from service.db.models import Item
 from service.delivery.worker import Worker
 from tests.campaign_support import TextOf, add_press, add_subscriber, add_user
 from tests.integration.test_campaign_drafts import figures

@@ -20,7 +20,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from service.campaigns.compose import CampaignForm, create_campaign
-from service.db.models import AuditEntry, Bounce, Campaign, Delivery
+from service.db.campaigns import Campaign
+from service.db.models import AuditEntry, Bounce, Delivery
 from subscribers.models import SubscriberImport
 from tests.admin_support import make_user
 from tests.campaign_support import add_press, add_subscriber

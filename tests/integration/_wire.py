@@ -22,7 +22,8 @@ from service.campaigns.compose import CampaignForm, create_campaign
 from service.campaigns.correction import start_correction
 from service.campaigns.release import release_due
 from service.campaigns.schedule import schedule
-from service.db.models import Item, PressContact, User, item_municipalities, item_topics
+from service.db.campaigns import PressContact
+from service.db.models import Item, User, item_municipalities, item_topics
 from service.db.reference import Audience, Topic
 from service.delivery.outbox import enqueue, mail_domain
 from service.delivery.worker import Worker

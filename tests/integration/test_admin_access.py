@@ -428,7 +428,7 @@ async def test_item30_the_forms_that_show_errors_at_their_fields_show_this_one_t
     page comes back with the error at that field and what else was typed; nothing is saved."""
     from sqlalchemy import func
 
-    from service.db.models import Campaign
+    from service.db.campaigns import Campaign
     from subscribers.models import Subscriber
     from tests.integration.test_subscriber_flows import FORM
 

@@ -253,7 +253,7 @@ async def test_item25_both_csv_exports_neutralise_every_formula_start(runtime, d
     hostile = ["=HYPERLINK(\"http://evil.example\")", "+45 1234", "-2+3", "@SUM(1+1)", "\tTAB", "\rCR"]
     sub = await add_subscriber(runtime, "anna@example.org", ("analyser",))
     pc = await add_press(runtime, "pia@avisen.example")
-    from service.db.models import PressContact
+    from service.db.campaigns import PressContact
 
     async with runtime.db.transaction() as s:
         row = await s.get(Subscriber, sub)

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from service.bounces.inbound import start_bounce_server
 from service.bounces.process import apply_report
-from service.db.models import Bounce, PressContact
+from service.db.campaigns import PressContact
+from service.db.models import Bounce
 from service.delivery.worker import Worker
 from service.wiring import build_runtime
 from subscribers.models import Subscriber, Suppression

@@ -10,7 +10,8 @@ from service.campaigns.correction import start_correction
 from service.campaigns.release import release_due
 from service.campaigns.report import campaign_report
 from service.campaigns.schedule import schedule
-from service.db.models import Bounce, Campaign, Delivery
+from service.db.campaigns import Campaign
+from service.db.models import Bounce, Delivery
 from tests.campaign_support import TextOf, add_press, add_subscriber, deliveries, mark_all_sent, render
 
 

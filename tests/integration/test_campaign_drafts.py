@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from service.campaigns.drafts import draft_from_figures
-from service.db.models import Campaign, Item
+from service.db.campaigns import Campaign
+from service.db.models import Item
 from tests.campaign_support import TextOf, add_user, deliveries, render
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "statbank"

@@ -22,7 +22,8 @@ from sqlalchemy import delete, select
 from service.campaigns import mailing
 from service.campaigns.compose import CampaignForm, create_campaign
 from service.campaigns.render import render_one
-from service.db.models import Campaign, Delivery, PressContact
+from service.db.campaigns import Campaign, PressContact
+from service.db.models import Delivery
 from service.delivery.mime import build_message
 from service.delivery.outbox import enqueue, mail_domain
 from subscribers.models import Subscriber

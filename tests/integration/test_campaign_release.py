@@ -12,7 +12,7 @@ from service.campaigns.compose import CampaignForm, create_campaign
 from service.campaigns.release import release_due
 from service.campaigns.schedule import cancel, schedule
 from service.campaigns.times import parse_local
-from service.db.models import Campaign
+from service.db.campaigns import Campaign
 from service.errors import Conflict
 from tests.campaign_support import TextOf, add_press, add_subscriber, deliveries, mark_all_sent, render
 

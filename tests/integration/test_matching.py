@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from service.db.models import Campaign, Item
+from service.db.campaigns import Campaign
+from service.db.models import Item
 from service.matching.match import explain, match_pending_items
 from tests.integration._matching import add_item, add_subscriber, deliveries, matches, recipients, revise
 

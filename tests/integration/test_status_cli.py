@@ -12,7 +12,8 @@ from datetime import timedelta
 from service import heartbeats
 from service.cli import main
 from service.clock import SystemClock
-from service.db.models import Campaign, DigestRun, Source
+from service.db.campaigns import Campaign
+from service.db.models import DigestRun, Source
 from service.delivery.outbox import enqueue
 
 

@@ -15,7 +15,7 @@ from service.campaigns.reach import reach, sentence
 from service.campaigns.render import preview, preview_part, preview_unsaved
 from service.campaigns.test_send import send_test
 from service.campaigns.times import parse_danish, parse_local, zone_label
-from service.db.models import Campaign
+from service.db.campaigns import Campaign
 from service.errors import Conflict, Invalid, NotFound
 from service.staff.auth import require_role
 from service.web.admin._common import audit, check_may, user

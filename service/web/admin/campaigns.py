@@ -19,7 +19,8 @@ from service.campaigns.report import campaign_report, delivery_counts
 from service.campaigns.themes import list_themes
 from service.campaigns.times import to_local_fields, zone_label
 from service.campaigns.view import campaign_view
-from service.db.models import Campaign, CampaignItem, Item
+from service.db.campaigns import Campaign, CampaignItem
+from service.db.models import Item
 from service.db.reference import Topic
 from service.errors import Invalid, NotFound
 from service.staff.auth import require_role

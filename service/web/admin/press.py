@@ -8,7 +8,7 @@ from aiohttp import web
 from service.campaigns import press_contacts as pc
 from service.campaigns import press_segments as segs
 from service.campaigns.compose import MEDIA_TYPES
-from service.db.models import PressContact
+from service.db.campaigns import PressContact
 from service.errors import Conflict, Invalid, NotFound
 from service.staff.auth import require_role
 from service.web.admin._common import audit, listed, user

@@ -13,7 +13,7 @@ from service.campaigns import archive
 from service.campaigns.markdown import to_html
 from service.campaigns.times import format_local
 from service.campaigns.view import campaign_view
-from service.db.models import CampaignAttachment
+from service.db.campaigns import CampaignAttachment
 from service.errors import NotFound
 from service.web.keys import RUNTIME
 from service.web.public.feed import atom_feed
