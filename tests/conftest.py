@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import email
-import gc
 import email.policy
+import gc
 import os
 import shutil
 import socket

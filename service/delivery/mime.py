@@ -41,19 +41,10 @@ RESERVED = frozenset(
 _COPENHAGEN = ZoneInfo("Europe/Copenhagen")
 
 
-def build_message(
-    rendered: Rendered,
-    mail: MailSettings,
-    *,
-    recipient: str,
-    message_id: str,
-    date: datetime,
-    tz: ZoneInfo = _COPENHAGEN,
-    auto_submitted: bool = True,
-) -> bytes:
-    """The finished message (without DKIM) as CRLF bytes; raises HeaderError on unsafe data."""
-    return build(rendered, mail, recipient=recipient, message_id=message_id, date=date, tz=tz,
-                 auto_submitted=auto_submitted)[0]
+def build_message(rendered: Rendered, mail: MailSettings, **fields) -> bytes:
+    """The finished message (without DKIM) as CRLF bytes; raises HeaderError on unsafe data.
+    `fields` are `build`'s (recipient, message_id, date, tz, auto_submitted)."""
+    return build(rendered, mail, **fields)[0]
 
 
 def build(
@@ -66,7 +57,7 @@ def build(
     tz: ZoneInfo = _COPENHAGEN,
     auto_submitted: bool = True,
 ) -> tuple[bytes, bool]:
-    """`build_message`, and whether no line of the message starts with "." (`dot_free`): then
+    """The finished message (without DKIM) as CRLF bytes, and whether no line of the message starts with "." (`dot_free`): then
     the transport has nothing to double before DATA and need not look (`data_bytes`).
     Header lines never start with "." (a name, or the blank of a folded line), nor do the
     boundaries, part headers and base64 lines; only a quoted-printable line can, and `_qp`
