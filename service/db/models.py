@@ -205,7 +205,7 @@ class Delivery(Base):
     recipient: Mapped[str] = mapped_column(String(320))
     subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"), index=True)
     press_contact_id: Mapped[int | None] = mapped_column(ForeignKey("press_contacts.id", ondelete="SET NULL"))
-    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"), index=True)
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     digest_run_id: Mapped[int | None] = mapped_column(ForeignKey("digest_runs.id", ondelete="SET NULL"))
     item_id: Mapped[int | None]  # an alert's item (no foreign key: items are never deleted; migration 0007)
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what the renderer needs beyond the ids
@@ -223,7 +223,12 @@ class Delivery(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_deliveries_claim", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_deliveries_claim", "status", "next_attempt_at"),
+        # Only campaign messages (every lookup by campaign names one; migration 0009).
+        Index("ix_deliveries_campaign_id", "campaign_id", postgresql_where=text("campaign_id IS NOT NULL"),
+              sqlite_where=text("campaign_id IS NOT NULL")),
+    )
 
 
 class Bounce(Base):

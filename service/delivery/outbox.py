@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from service.db.base import UtcDateTime
-from service.db.dialect import dialect_of, insert_ignoring, prepare, sha256_hex, sql_function
+from service.db.dialect import dialect_of, insert_for, insert_ignoring, prepare, sha256_hex, sql_function
 from service.db.models import Delivery
 
 REQUIRED = ("key", "recipient", "language")
@@ -105,10 +105,12 @@ async def enqueue_from(session: AsyncSession, rows: Select, *, kind: str, now: d
 
 
 def insert_from(dialect: str, rows: Select, *, kind: str, now: datetime, domain: str,
-                params: dict[str, Any] | None = None):
+                params: dict[str, Any] | None = None, skip_queued: bool = True):
     """The `INSERT … SELECT` of `enqueue_from`, not yet run: for a statement that also does
     something with the new rows (`.returning(...)` in a PostgreSQL CTE; see
-    service.matching.match). On SQLite, `prepare(session)` first."""
+    service.matching.match). On SQLite, `prepare(session)` first. `skip_queued=False`
+    leaves out the ON CONFLICT guard for a caller that knows no key can be queued yet (and
+    handles the unique violation if one is)."""
     columns = rows.selected_columns
     names = [c.key for c in columns]
     missing = [n for n in REQUIRED if n not in names]
@@ -120,7 +122,8 @@ def insert_from(dialect: str, rows: Select, *, kind: str, now: datetime, domain:
         literal(kind), literal(params or {}, _PARAMS_TYPE), literal("queued"), literal(0), at,
         message_id_sql(dialect, columns["key"], domain), at, false(),
     )
-    return insert_ignoring(dialect, Delivery, ["key"]).from_select(
+    ins = insert_ignoring(dialect, Delivery, ["key"]) if skip_queued else insert_for(dialect, Delivery)
+    return ins.from_select(
         [*names, "kind", "params", "status", "attempts", "next_attempt_at", "message_id", "created_at",
          "possible_duplicate"], full)
 

@@ -143,13 +143,7 @@ class MunicipalityOverlap:
     def where(self, item, ctx):
         if not item.municipalities:
             return None
-        chosen = exists(select(subscriber_municipalities.c.municipality_code).where(
-            subscriber_municipalities.c.subscriber_id == Subscriber.id))
-        overlap = exists(select(subscriber_municipalities.c.municipality_code).where(
-            subscriber_municipalities.c.subscriber_id == Subscriber.id,
-            subscriber_municipalities.c.municipality_code.in_(sorted(item.municipalities)),
-        ))
-        return or_(not_(chosen), overlap)
+        return or_(not_(_chose_any()), _chose_one_of(item.municipalities))
 
     def check(self, item, sub, now):
         if not item.municipalities:
@@ -188,13 +182,9 @@ class RevisedAreas:
         scope = item.revision
         if scope is None:
             return None
-        chosen = exists(select(subscriber_municipalities.c.municipality_code).where(
-            subscriber_municipalities.c.subscriber_id == Subscriber.id))
-        munis = sorted(scope.changed - {scope.region})
-        own = exists(select(subscriber_municipalities.c.municipality_code).where(
-            subscriber_municipalities.c.subscriber_id == Subscriber.id,
-            subscriber_municipalities.c.municipality_code.in_(munis))) if munis else false()
-        return or_(own, not_(chosen)) if scope.region in scope.changed else own
+        munis = scope.changed - {scope.region}
+        own = _chose_one_of(munis) if munis else false()
+        return or_(own, not_(_chose_any())) if scope.region in scope.changed else own
 
     def check(self, item, sub, now):
         scope = item.revision
@@ -211,6 +201,19 @@ class RevisedAreas:
 
 RULES: tuple[Rule, ...] = (Embargo(), Active(), NotSuppressed(), TopicOverlap(), MunicipalityOverlap(), Role(),
                            RevisedAreas())
+
+
+def _chose_any() -> ColumnElement[bool]:
+    """The subscriber chose at least one municipality. Written as `id IN (subquery)`, not as
+    a correlated EXISTS: PostgreSQL then hashes the subquery's ids once instead of looking
+    them up for each of 100,000 subscribers (a fifth of a large fan-out's choosing)."""
+    return Subscriber.id.in_(select(subscriber_municipalities.c.subscriber_id))
+
+
+def _chose_one_of(codes) -> ColumnElement[bool]:
+    """The subscriber chose one of `codes` (the same uncorrelated form as `_chose_any`)."""
+    return Subscriber.id.in_(select(subscriber_municipalities.c.subscriber_id).where(
+        subscriber_municipalities.c.municipality_code.in_(sorted(codes))))
 
 
 def _public(item: ItemFacts, now: datetime) -> bool:
@@ -233,8 +236,4 @@ def match_reason(item: ItemFacts) -> ColumnElement[str] | str:
 
     if not item.municipalities:
         return "topic"
-    overlap = exists(select(subscriber_municipalities.c.municipality_code).where(
-        subscriber_municipalities.c.subscriber_id == Subscriber.id,
-        subscriber_municipalities.c.municipality_code.in_(sorted(item.municipalities)),
-    ))
-    return case((overlap, "topic+municipality"), else_="topic+all-municipalities")
+    return case((_chose_one_of(item.municipalities), "topic+municipality"), else_="topic+all-municipalities")

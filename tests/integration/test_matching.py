@@ -132,6 +132,29 @@ async def test_never_twice_and_revisions(runtime, db_kind):
     assert await match_pending_items(runtime) == 0
 
 
+async def test_a_match_there_before_the_first_fan_out_is_kept_and_everyone_else_still_matched(runtime, db_kind):
+    """PostgreSQL's first fan-out runs without its ON CONFLICT guards (nothing else writes an
+    item's matches): should one be there after all, the fan-out is run again with them, so
+    it neither fails nor writes a subscriber's match twice."""
+    from service.db.models import Match
+
+    early = await add_subscriber(runtime, "tidlig@example.dk", frequency="daily")
+    await add_subscriber(runtime, "straks@example.dk")
+    await add_subscriber(runtime, "straks2@example.dk")
+    item = await add_item(runtime, "Nyhed")
+    async with runtime.db.transaction() as s:
+        s.add(Match(subscriber_id=early, item_id=item, frequency="daily", reason="topic",
+                    created_at=runtime.clock.now()))
+
+    assert await match_pending_items(runtime) == 1
+    rows = await matches(runtime)
+    assert sorted(m.subscriber_id for m in rows) == sorted({m.subscriber_id for m in rows}) and len(rows) == 3
+    assert await recipients(runtime) == ["straks2@example.dk", "straks@example.dk"]
+    assert len(await deliveries(runtime, "alert")) == 2
+    async with runtime.db.reader() as s:
+        assert await s.scalar(select(Item.matched_revision).where(Item.id == item)) == 1
+
+
 async def test_embargo_waits_until_public(runtime, clock, db_kind):
     await add_subscriber(runtime, "straks@example.dk")
     await add_item(runtime, "Under embargo", public_at=clock.now() + timedelta(hours=2))
