@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import text
@@ -31,6 +32,7 @@ from benchmarks.sink import count as sink_count
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWSLETTER = Path(__file__).parent / "data" / "nyhedsbrev.md"
+NEWSLETTER_WHAT = "newsletters (~21 KB of Markdown, greeting by name)"
 RELAY_DATA_DELAY, RELAY_CONNECT_DELAY = 0.020, 0.050
 
 
@@ -66,8 +68,10 @@ async def reset_deliveries(env) -> None:
 
 
 async def worker_runs(bench, env, kind: str, label: str, processes: int, n: int, what: str, *,
-                      port: int | None = None, runs: int | None = None, size_attr: str = "message_size") -> list[float]:
-    """Drain `n` queued deliveries with `processes` worker processes, `runs` times."""
+                      port: int | None = None, runs: int | None = None, size_attr: str = "message_size",
+                      name: str | None = None) -> list[float]:
+    """Drain `n` queued deliveries with `processes` worker processes, `runs` times; the
+    figure is `send.e2e.<kind>.<label><processes>proc` unless `name` is given."""
     from benchmarks.__main__ import child
 
     port = port or bench.sink_port
@@ -95,7 +99,7 @@ async def worker_runs(bench, env, kind: str, label: str, processes: int, n: int,
         size = (octets_after - octets_before) // n
         setattr(bench, size_attr, size)
         conn = f"{bench.opts.connections} connections" if bench.opts.connections else "default connections (8)"
-        bench.add(f"send.e2e.{kind}.{label}{processes}proc", "messages/s", n / took,
+        bench.add(name or f"send.e2e.{kind}.{label}{processes}proc", "messages/s", n / took,
                   f"{n} {what}, ~{size // 1024} KB, {conn} per process{', DKIM' if bench.opts.dkim else ''}")
         bench.add(f"rss.worker{'.' + label.rstrip('.') if label else ''}", "MB", max(r["rss_mb"] for r in results))
         bench.add(f"send.cpu.{kind}.{label}{processes}proc", "% of one core per process",
@@ -190,11 +194,12 @@ async def _wait_for_workers(proc, log_path: Path) -> int:
     raise RuntimeError(f"budbringer run did not start its workers: {log_path.read_text(errors='replace')[-2000:]}")
 
 
-async def newsletter(bench, kind: str) -> None:
-    """A newsletter released to N subscribers, then sent by one worker process."""
+@asynccontextmanager
+async def released_newsletter(bench, kind: str, n: int, release_name: str):
+    """A database with `n` subscribers and the newsletter released to them (the release
+    job timed as `release_name`): `n` deliveries queued."""
     from benchmarks.__main__ import child
 
-    n = bench.opts.messages
     async with E.database(kind) as env:
         write_config(bench, env)
         rt = env.runtime()
@@ -208,23 +213,31 @@ async def newsletter(bench, kind: str) -> None:
         r = await p.result()
         if r["queued"] != n:
             raise RuntimeError(f"newsletter {kind}: {r['queued']} queued for {n} subscribers")
-        bench.add(f"campaign.release.{kind}", "s", r["seconds"], f"a newsletter released to {n:,} subscribers")
-        await worker_runs(bench, env, kind, "newsletter.", 1, n, "newsletters (~21 KB of Markdown, greeting by name)",
-                          size_attr="newsletter_size")
+        bench.add(release_name, "s", r["seconds"], f"a newsletter released to {n:,} subscribers")
+        yield env
 
 
-async def raw(bench, name: str, size: int, client: str = "aiosmtplib") -> None:
+async def newsletter(bench, kind: str) -> None:
+    """A newsletter released to N subscribers, then sent by one worker process."""
+    n = bench.opts.messages
+    async with released_newsletter(bench, kind, n, f"campaign.release.{kind}") as env:
+        await worker_runs(bench, env, kind, "newsletter.", 1, n, NEWSLETTER_WHAT, size_attr="newsletter_size")
+
+
+async def raw(bench, name: str, size: int, client: str = "aiosmtplib", *, count: int | None = None,
+              runs: int | None = None, cpu_name: str | None = None) -> None:
+    """The client alone: `count` (`--messages`) pre-built messages of `size` bytes, `runs` times."""
     from benchmarks.__main__ import child
 
-    for _ in range(bench.opts.runs):
-        p = await child("raw", {"port": bench.sink_port, "size": size, "count": bench.opts.messages,
+    for _ in range(runs or bench.opts.runs):
+        p = await child("raw", {"port": bench.sink_port, "size": size, "count": count or bench.opts.messages,
                                 "connections": bench.opts.connections or 8, "client": client},
                         dict(os.environ)).start()
         p.go()
         r = await p.result()
         bench.add(name, "messages/s", r["sent"] / r["seconds"],
                   f"{client}, pre-built {r['size'] // 1024} KB messages, {bench.opts.connections or 8} connections")
-        bench.add(name.replace("send.raw", "send.raw.cpu"), "µs per message", 1e6 * r["cpu_seconds"] / r["sent"],
+        bench.add(cpu_name or name.replace("send.raw", "send.raw.cpu"), "µs per message", 1e6 * r["cpu_seconds"] / r["sent"],
                   "client CPU time per message")
 
 
