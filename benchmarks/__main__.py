@@ -378,6 +378,11 @@ async def main_async(opts) -> None:
             for kind in dbs:
                 await bench.signup(kind)
                 lap(f"signup on {kind}")
+        if "compare" in only:
+            from benchmarks import compare
+
+            await compare.run(bench)
+            lap("compare (Budbringer, django-newsletter, raw; SQLite)")
     finally:
         for p in (sink, relay):
             if p is not None:
@@ -392,7 +397,8 @@ def main() -> None:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     p.add_argument("--only", default="send,newsletter,relay,run,fanout,digest,figures,signup,memory",
                    help="comma-separated: send (digests; with newsletter, relay, run: those send figures too), "
-                        "fanout, digest, figures, signup, memory")
+                        "fanout, digest, figures, signup, memory; and compare (not by default: Budbringer beside "
+                        "django-newsletter, which it installs from PyPI into var/compare/venv)")
     p.add_argument("--db", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     p.add_argument("--runs", type=int, default=3, help="times each figure is measured")
     p.add_argument("--messages", type=int, default=4000, help="messages per send run")
@@ -406,6 +412,8 @@ def main() -> None:
     p.add_argument("--memory-messages", type=int, default=100_000, help="digests one worker sends in the memory run")
     p.add_argument("--figures-subscribers", type=int, default=10_000,
                    help="immediate subscribers waiting for a release (figures)")
+    p.add_argument("--compare-subscribers", type=int, default=2000,
+                   help="subscribers each tool sends the newsletter to (compare)")
     p.add_argument("--clients", type=int, default=100, help="concurrent clients on the signup page")
     p.add_argument("--requests", type=int, default=1000, help="requests per closed-loop signup run")
     p.add_argument("--open-rate", type=float, default=100, help="signups per second in the open-loop run (0: none)")
