@@ -382,7 +382,7 @@ async def main_async(opts) -> None:
             from benchmarks import compare
 
             await compare.run(bench)
-            lap("compare (Budbringer, django-newsletter, raw; SQLite)")
+            lap("compare (Budbringer, the other tools, raw; SQLite)")
     finally:
         for p in (sink, relay):
             if p is not None:
@@ -398,7 +398,7 @@ def main() -> None:
     p.add_argument("--only", default="send,newsletter,relay,run,fanout,digest,figures,signup,memory",
                    help="comma-separated: send (digests; with newsletter, relay, run: those send figures too), "
                         "fanout, digest, figures, signup, memory; and compare (not by default: Budbringer beside "
-                        "django-newsletter, which it installs from PyPI into var/compare/venv)")
+                        "django-newsletter and Mailman 3, which it installs from PyPI under var/compare/)")
     p.add_argument("--db", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
     p.add_argument("--runs", type=int, default=3, help="times each figure is measured")
     p.add_argument("--messages", type=int, default=4000, help="messages per send run")
@@ -414,6 +414,8 @@ def main() -> None:
                    help="immediate subscribers waiting for a release (figures)")
     p.add_argument("--compare-subscribers", type=int, default=2000,
                    help="subscribers each tool sends the newsletter to (compare)")
+    p.add_argument("--compare-tools", default="django_newsletter,mailman",
+                   help="comma-separated, besides Budbringer (compare): django_newsletter, mailman")
     p.add_argument("--clients", type=int, default=100, help="concurrent clients on the signup page")
     p.add_argument("--requests", type=int, default=1000, help="requests per closed-loop signup run")
     p.add_argument("--open-rate", type=float, default=100, help="signups per second in the open-loop run (0: none)")
