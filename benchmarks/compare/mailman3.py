@@ -22,6 +22,7 @@ from contextlib import asynccontextmanager
 from email.message import EmailMessage
 from pathlib import Path
 
+from benchmarks.compare import site_environ
 from benchmarks.sink import count as sink_count
 
 HERE = Path(__file__).parent
@@ -58,8 +59,7 @@ class Mailman:
     def __init__(self, python: Path, root: Path):
         self.root, self.cfg = root, root / "mailman.cfg"
         self.argv = [str(python.parent / "mailman")] + (["--run-as-root"] if os.geteuid() == 0 else []) + ["-C", str(self.cfg)]
-        self.environ = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-        self.environ["PYTHONPATH"] = str(HERE)  # for `shell -r mailman_list.setup`
+        self.environ = {**site_environ(), "PYTHONPATH": str(HERE)}  # for `shell -r mailman_list.setup`
 
     def __call__(self, *args: str, check: bool = True) -> str:
         """`mailman ARGS`, its output read back from a file: `start` leaves daemons that hold
