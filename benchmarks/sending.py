@@ -106,7 +106,23 @@ async def worker_runs(bench, env, kind: str, label: str, processes: int, n: int,
                   100 * sum(r["cpu_seconds"] for r in results) / took / processes,
                   "worker CPU time (all threads) / wall time")
         rates.append(n / took)
+        if name is None and port == bench.sink_port:
+            await paired_raw(bench, f"send.e2e.{kind}.{label}{processes}proc", n / took, size, n)
     return rates
+
+
+PAIRED_RAW_MESSAGES = 5_000
+
+
+async def paired_raw(bench, e2e_name: str, rate: float, size: int, n: int) -> None:
+    """The raw limit measured right after an end-to-end run, with messages of its size, and
+    that run as a percentage of it (`send.ratio.*`). This machine's speed drifts by tens of
+    per cent within minutes (a shared host): a ratio of two medians measured minutes apart
+    moved with it, a ratio of neighbours much less."""
+    raw_name = "send.raw.newsletter" if ".newsletter." in e2e_name else "send.raw"
+    await raw(bench, raw_name, size, count=min(n, PAIRED_RAW_MESSAGES), runs=1)
+    bench.add(e2e_name.replace("send.e2e.", "send.ratio."), "%", 100 * rate / bench.figures[raw_name].runs[-1],
+              "this run / the raw limit measured right after it (aiosmtplib, messages of the same size)")
 
 
 async def relay(bench, env, kind: str, n: int) -> None:
@@ -176,6 +192,7 @@ async def _run_once(bench, env, kind: str, n: int) -> None:
     first = log_path.read_text(errors="replace").splitlines()[0].split(": ", 1)[-1]
     bench.add(f"send.e2e.{kind}.run", "messages/s", n / took,
               f"{n} digests, `budbringer run --role worker`: {workers} send-worker process(es); first line: {first}")
+    await paired_raw(bench, f"send.e2e.{kind}.run", n / took, bench.message_size, n)
 
 
 async def _wait_for_workers(proc, log_path: Path) -> int:
