@@ -17,7 +17,6 @@ import binascii
 import functools
 import re
 import secrets
-from collections.abc import Sequence
 from datetime import datetime
 from email.utils import format_datetime
 from zoneinfo import ZoneInfo
@@ -124,8 +123,7 @@ def _body(rendered: Rendered) -> tuple[list[str], bytes, bool]:
     text_part = _leaf("text/plain; charset=utf-8", text)
     if rendered.html:
         boundary = _boundary()
-        html, html_dotted = (_qp_pieces(rendered.html_pieces) if rendered.html_pieces is not None
-                             else _qp_dotted(rendered.html))
+        html, html_dotted = _qp_dotted(rendered.html)
         dotted = dotted or html_dotted
         alt = _multipart(boundary, [text_part, _leaf("text/html; charset=utf-8", html)])
         main = ([f'Content-Type: multipart/alternative; boundary="{boundary}"'], alt)
@@ -218,82 +216,6 @@ def _qp_dotted(text: str) -> tuple[bytes, bool]:
         except ValueError:
             break
     return b"".join(out), dotted
-
-
-# A digest's HTML is joined from pieces (`Rendered.html_pieces`): the literal parts of the
-# shell and of the cached item blocks, which are the same objects in every subscriber's
-# mail, and between them the subscriber's own links. `_qp_pieces` keeps, per literal piece,
-# its first and last partial line and its whole lines between already encoded, so that per
-# mail only the lines a link runs through are put together and encoded. Looking every line
-# of the ~19 KB up again (`_qp_dotted`: split, hash, join) was about half of what
-# quoted-printable cost a digest.
-_QP_PIECES: dict[str, tuple[str, bytes, bool, str]] = {}
-
-
-def _qp_pieces(pieces: Sequence[str]) -> tuple[bytes, bool]:
-    """`_qp_dotted("".join(pieces))`, byte for byte (tests/unit/test_mime_pieces.py)."""
-    known = _QP_PIECES
-    if len(known) > _QP_MAX:
-        known.clear()
-    if len(_QP_LINES) > _QP_MAX or len(_QP_DOTTED) > _QP_MAX:
-        _QP_LINES.clear()
-        _QP_DOTTED.clear()
-    out: list[bytes] = []
-    line: list[str] = []  # the pieces of the line being put together
-    dotted = newline = False
-    for piece in pieces:
-        split = known.get(piece)
-        if split is None:
-            if "\r" in piece:  # line ends to normalise first: the whole text's way
-                return _qp_dotted("".join(pieces))
-            if "\n" not in piece:
-                line.append(piece)
-                continue
-            split = known[piece] = _split_piece(piece)
-        head, middle, middle_dotted, tail = split
-        line.append(head)
-        encoded, line_dotted = _qp_line("".join(line))
-        out.append(encoded)
-        out.append(middle)
-        dotted = dotted or line_dotted or middle_dotted
-        line = [tail]
-        newline = True
-    last = "".join(line)
-    if last or not newline:  # a text that ends with "\n" has no line after it (as in `_qp_dotted`)
-        encoded, line_dotted = _qp_line(last)
-        out.append(encoded)
-        dotted = dotted or line_dotted
-    return b"".join(out), dotted
-
-
-def _split_piece(piece: str) -> tuple[str, bytes, bool, str]:
-    """(text before the first newline, the whole lines after it encoded, whether one of
-    those starts with ".", text after the last newline)."""
-    first, last = piece.find("\n"), piece.rfind("\n")
-    if first == last:
-        return piece[:first], b"", False, piece[last + 1:]
-    middle, dotted = [], False
-    for line in piece[first + 1:last].split("\n"):
-        encoded, line_dotted = _qp_line(line)
-        middle.append(encoded)
-        dotted = dotted or line_dotted
-    return piece[:first], b"".join(middle), dotted, piece[last + 1:]
-
-
-def _qp_line(line: str) -> tuple[bytes, bool]:
-    """One line (without its end) quoted-printable with CRLF, through the line stores."""
-    encoded = _QP_LINES.get(line)
-    if encoded is not None:
-        return encoded, False
-    encoded = _QP_DOTTED.get(line)
-    if encoded is not None:
-        return encoded, True
-    encoded = binascii.b2a_qp(line.encode("utf-8") + b"\r\n", istext=True)
-    if encoded[:1] == b"." or b"\n." in encoded:
-        _QP_DOTTED[line] = encoded
-        return encoded, True
-    _QP_LINES[line] = encoded
-    return encoded, False
 
 
 def _attachment(att: Attachment) -> bytes:

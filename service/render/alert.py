@@ -48,7 +48,9 @@ async def render_alert(runtime: "RenderContext", session: "AsyncSession", delive
         h, t = summary_block(runtime, sh, (block.headline,), lang)
         html_parts.append(h)
         text_parts.append(t)
-    text_parts.append(fill_block(runtime, block, sub, item.id, html_parts))
+    h, t = fill_block(runtime, block, sub, item.id)
+    html_parts.append(h)
+    text_parts.append(t)
     topic = primary_topic(item, sub.topic_ids)
     org = runtime.settings.service.organisation
     name = topic.name if topic else org
@@ -58,8 +60,7 @@ async def render_alert(runtime: "RenderContext", session: "AsyncSession", delive
                   topic=topic.slug if topic else "")
     subject = _subject(say, item.title, item.urgent, lang)
     preheader = block.headline if item.is_figures else (item.summary[:160] or item.title)
-    html, text = sh.fill(title=subject, preheader=preheader, body_html=html_parts,
+    html, text = sh.fill(title=subject, preheader=preheader, body_html="".join(html_parts),
                          body_text="\n".join(text_parts), footer=foot)
-    return Rendered(subject=subject[:250], text=text, html="".join(html), html_pieces=tuple(html),
-                    unsubscribe_url=foot["unsubscribe_url"] or None,
+    return Rendered(subject=subject[:250], text=text, html=html, unsubscribe_url=foot["unsubscribe_url"] or None,
                     headers={"X-Budbringer-Kind": "alert", "X-Budbringer-Item": str(item.id)})

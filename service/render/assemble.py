@@ -53,19 +53,12 @@ class Segments:
         return set(self.parts[1::2])
 
     def fill(self, values: dict[str, str]) -> str:
-        out: list[str] = []
-        self.fill_into(values, out)
-        return "".join(out)
-
-    def fill_into(self, values: dict[str, str], out: list[str]) -> None:
-        """Append the literal parts and the slot values to `out` (their join is `fill`'s
-        text). The literal parts are the same objects for every subscriber, which lets the
-        mail builder know them again without reading them (`mime._qp_pieces`)."""
         parts = self.parts
-        out.append(parts[0])
+        out = [parts[0]]
         for i in range(1, len(parts), 2):
             out.append(values[parts[i]])
             out.append(parts[i + 1])
+        return "".join(out)
 
 
 class Cache:
@@ -93,7 +86,6 @@ def cache_of(runtime: "RenderContext") -> Cache:
 
 
 SHELL_SLOTS = ("title", "preheader", "body", "reason", "preferences_url", "unsubscribe_url")
-_BODY = "\x00body\x00"  # where the body's pieces go in the shell's (never in a mail: NUL is not text)
 
 
 def _shell_context(runtime: "RenderContext", lang: str) -> dict[str, Any]:
@@ -121,19 +113,13 @@ class Shell:
         self.html = Segments(_INLINER.inline(raw))
         self.text = Segments(templates.text_env.get_template(f"{kind}.txt").render(ctx))
 
-    def fill(self, *, title: str, preheader: str, body_html: list[str], body_text: str,
-             footer: dict[str, str]) -> tuple[list[str], str]:
-        """The subscriber's HTML as pieces (`body_html`'s pieces spliced into the shell's) and
-        their text."""
+    def fill(self, *, title: str, preheader: str, body_html: str, body_text: str, footer: dict[str, str]) -> tuple[str, str]:
         reason = footer.get("reason", "")
         prefs, unsub = footer.get("preferences_url", ""), footer.get("unsubscribe_url", "")
-        html: list[str] = []
-        self.html.fill_into({
-            "title": str(escape(title)), "preheader": str(escape(preheader)), "body": _BODY,
+        html = self.html.fill({
+            "title": str(escape(title)), "preheader": str(escape(preheader)), "body": body_html,
             "reason": str(escape(reason)), "preferences_url": str(escape(prefs)), "unsubscribe_url": str(escape(unsub)),
-        }, html)
-        at = next(i for i, piece in enumerate(html) if piece is _BODY)
-        html[at:at + 1] = body_html
+        })
         text = self.text.fill({
             "title": title, "preheader": preheader, "body": body_text, "reason": reason,
             "preferences_url": prefs, "unsubscribe_url": unsub,

@@ -44,12 +44,10 @@ def _item_block(runtime: "RenderContext", sh: Shell, item: ItemView, lang: str, 
     return Block(Segments(html), Segments(text), headline)
 
 
-def fill_block(runtime: "RenderContext", block: Block, sub: SubscriberView, item_id: int, html: list[str]) -> str:
-    """The block with the subscriber's feedback links: its HTML appended to `html` as
-    pieces (`Segments.fill_into`), its text returned."""
+def fill_block(runtime: "RenderContext", block: Block, sub: SubscriberView, item_id: int) -> tuple[str, str]:
     yes, no = runtime.links.feedback_pair(sub.id, sub.token_version, item_id)
-    block.html.fill_into({"fb_yes": str(escape(yes)), "fb_no": str(escape(no))}, html)
-    return block.text.fill({"fb_yes": yes, "fb_no": no})
+    html_values = {"fb_yes": str(escape(yes)), "fb_no": str(escape(no))}
+    return block.html.fill(html_values), block.text.fill({"fb_yes": yes, "fb_no": no})
 
 
 def topic_heading(runtime: "RenderContext", sh: Shell, topic: TopicRef | None, lang: str) -> tuple[str, str]:

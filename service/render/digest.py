@@ -69,7 +69,9 @@ async def render_digest(runtime: "RenderContext", session: "AsyncSession", deliv
         html_parts.append(h)
         text_parts.append(t)
         for item in members:
-            text_parts.append(fill_block(runtime, blocks[item.id], sub, item.id, html_parts))
+            h, t = fill_block(runtime, blocks[item.id], sub, item.id)
+            html_parts.append(h)
+            text_parts.append(t)
     org = runtime.settings.service.organisation
     say = runtime.templates.messages
     reason = say.get("digest", "reason_daily" if frequency == "daily" else "reason_weekly", lang).format(org=org)
@@ -77,8 +79,7 @@ async def render_digest(runtime: "RenderContext", session: "AsyncSession", deliv
     subject = say.get("digest", "subject_weekly" if frequency == "weekly" else "subject_daily", lang)
     title = f"{subject}: {_count(say, len(items), lang)}"
     preheader = " · ".join(i.title for _, members in groups for i in members)[:200]
-    html, text = sh.fill(title=title, preheader=preheader, body_html=html_parts,
+    html, text = sh.fill(title=title, preheader=preheader, body_html="".join(html_parts),
                          body_text="\n".join(text_parts), footer=foot)
-    return Rendered(subject=title, text=text, html="".join(html), html_pieces=tuple(html),
-                    unsubscribe_url=foot["unsubscribe_url"] or None,
+    return Rendered(subject=title, text=text, html=html, unsubscribe_url=foot["unsubscribe_url"] or None,
                     headers={"X-Budbringer-Kind": "digest"})

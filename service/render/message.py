@@ -17,10 +17,6 @@ class Rendered:
     subject: str
     text: str
     html: str | None = None
-    # `html` as the pieces it was joined from, when a renderer has them (digests, alerts): the
-    # shell's and the cached blocks' literal parts are the same objects in every mail, so the
-    # builder encodes each of them once (`service.delivery.mime`). Their join must be `html`.
-    html_pieces: tuple[str, ...] | None = field(default=None, repr=False, compare=False)
     # Absolute https/http URL: becomes List-Unsubscribe (+ List-Unsubscribe-Post, RFC 8058).
     unsubscribe_url: str | None = None
     # Extra headers from the product (e.g. "X-Budbringer-Kind"); validated before use.

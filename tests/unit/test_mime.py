@@ -223,18 +223,3 @@ def test_item36_the_to_header_writes_an_international_domain_by_idna_2008():
     for typed, wire in (("kim@faß.de", "kim@xn--fa-hia.de"), ("ole@bücher.dk", "ole@xn--bcher-kva.dk")):
         raw = build(Rendered(subject="ok", text="x"), recipient=typed)
         assert f"To: {wire}\r\n".encode() in raw and b"fass.de" not in raw
-
-
-@given(st.lists(st.sampled_from(["<p>", "\n", "\n\n", "a\nb", ".", "\n.", " ", "\t\n", "=", "æ", "\r", "\r\n",
-                                 "x" * 80, "\n" + "y" * 100 + "\n", "", "\n.\n", "a\n.b\nc", "\n" + "z" * 75 + ".\n"])
-                | st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60), max_size=30))
-@settings(max_examples=400, deadline=None)
-def test_html_from_pieces_is_encoded_as_the_joined_text(pieces):
-    # Digests and alerts hand the builder their HTML as the pieces it was joined from, and
-    # the literal ones come back in every mail (kept encoded): the same bytes, and the same
-    # answer to "does a line start with '.'", as encoding the joined text.
-    from service.delivery.mime import _qp_dotted, _qp_pieces
-
-    joined = _qp_dotted("".join(pieces))
-    assert _qp_pieces(pieces) == joined
-    assert _qp_pieces(pieces) == joined  # and again, from what was kept
