@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from service.settings import DatabaseSettings
@@ -97,41 +96,10 @@ def _create_engine(settings: DatabaseSettings, url) -> AsyncEngine:
         return engine
     # JIT off: our statements are short or set-based over indexes, and compiling their plans
     # cost ~0.2 s each (a 100,000-subscriber fan-out went from 4.7 s to 3.2 s without it).
-    engine = create_async_engine(
-        url, echo=settings.echo, pool_size=settings.pool_size,
+    return create_async_engine(
+        url, echo=settings.echo, pool_size=settings.pool_size, pool_pre_ping=True,
         connect_args={"server_settings": {"jit": "off"}},
     )
-    _ping_when_idle(engine)
-    return engine
-
-
-# A pooled PostgreSQL connection is looked at before use only when it has lain idle: a
-# restarted or failed-over server has dropped every connection, and the first query on a
-# dropped one would fail. `pool_pre_ping` looks every time, with three round trips (BEGIN,
-# an empty query, ROLLBACK); the send worker takes a connection ~60 times a second, and
-# those pings were ~5 % of its time. A connection given back less than a second ago was
-# working then.
-PING_AFTER_IDLE_SECONDS = 1.0
-
-
-def _ping_when_idle(engine: AsyncEngine) -> None:
-    @event.listens_for(engine.sync_engine, "connect")
-    def _connected(dbapi_conn, record):  # pragma: no cover - exercised by every PostgreSQL test
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(engine.sync_engine, "checkin")
-    def _checked_in(dbapi_conn, record):  # pragma: no cover
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(engine.sync_engine, "checkout")
-    def _checkout(dbapi_conn, record, proxy):  # pragma: no cover
-        idle_since = record.info.get("idle_since")
-        if idle_since is not None and time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            dbapi_conn.ping()
-        except Exception as exc:  # the pool drops this connection and takes a fresh one
-            raise DisconnectionError(f"a pooled connection was dropped: {exc}") from exc
 
 
 def _sqlite_pragmas(engine: AsyncEngine, busy_timeout_ms: int) -> None:

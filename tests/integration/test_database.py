@@ -4,7 +4,7 @@ import asyncio
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 
 from service.db.engine import Database, DatabaseUnavailable
 from service.db.migrate import pending, upgrade
@@ -241,31 +241,3 @@ async def test_item09_twenty_signups_at_once_over_http_while_the_worker_sends(cl
         assert await s.scalar(select(func.count()).select_from(Subscriber)) == 20
     assert sorted(m.rcpt_tos[0] for m in smtp_server.received) == sorted(f"person{n}@example.dk" for n in range(20))
     assert not [r.getMessage() for r in caplog.records if r.levelname in ("ERROR", "CRITICAL") or "locked" in r.getMessage()]
-
-
-@ONLY_POSTGRES
-async def test_a_pooled_connection_the_server_dropped_while_idle_is_replaced_before_use(db_url, db_kind, monkeypatch):
-    """A restarted server has dropped every pooled connection. One that has lain idle is
-    looked at before it is handed out (and replaced, without an error for the caller); one
-    given back moments ago is handed out as it is, without a round trip to look."""
-    import asyncpg
-
-    from service.db import engine as engine_module
-
-    db = Database(DatabaseSettings(url=db_url, pool_size=1))
-    try:
-        async with db.reader() as s:
-            first = await s.scalar(text("SELECT pg_backend_pid()"))
-        async with db.reader() as s:  # given back just now: the same connection, not pinged
-            assert await s.scalar(text("SELECT pg_backend_pid()")) == first
-        admin = await asyncpg.connect(db_url.replace("+asyncpg", ""))
-        try:
-            assert await admin.fetchval("SELECT pg_terminate_backend($1)", first)
-        finally:
-            await admin.close()
-        monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_SECONDS", 0.0)  # it has lain idle long enough
-        async with db.reader() as s:
-            again = await s.scalar(text("SELECT pg_backend_pid()"))
-        assert again != first
-    finally:
-        await db.dispose()
