@@ -137,21 +137,25 @@ async def _insert_matches(s: AsyncSession, item: ItemFacts, ctx: SqlContext, *, 
     return (await s.execute(ins)).rowcount or 0
 
 
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
+
+
 async def _fan_out(s: AsyncSession, item: ItemFacts, ctx: SqlContext, revision: int, now, domain: str, *,
                    again: bool) -> tuple[int, int]:
     """PostgreSQL: `_match_and_alert`. An item's first fan-out runs without the ON CONFLICT
     guards: nothing else writes its matches or its alerts' keys, and the item's row is
     locked, so there is nothing to skip; the guards (speculative insertion, a key probe and
-    one more WAL record per row) were a fifth of a 100,000-subscriber fan-out. Should a
-    row be there after all, the unique key says so, the statement is rolled back to its
-    savepoint and run again with the guards, so the outcome is the same either way."""
+    one more WAL record per row) were ~0.3 s of a ~2 s fan-out to 100,000 subscribers.
+    Should a row be there after all, the unique key says so, the statement is rolled back
+    to its savepoint and run again with the guards, so the outcome is the same either way."""
     if not again:
         try:
             async with s.begin_nested():
                 return await _match_and_alert(s, item, ctx, revision, now, domain, again=False, guarded=False)
         except IntegrityError as e:
-            log.warning("item %s: a match or alert was there before its first fan-out (%s); skipping those",
-                        item.id, e.orig.__class__.__name__ if e.orig is not None else e)
+            if getattr(e.orig, "sqlstate", None) != UNIQUE_VIOLATION:
+                raise
+            log.warning("item %s: a match or alert was there before its first fan-out; skipping those", item.id)
     return await _match_and_alert(s, item, ctx, revision, now, domain, again=again, guarded=True)
 
 
